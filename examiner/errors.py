@@ -1,0 +1,83 @@
+"""Every error examiner raises on purpose.
+
+Each message says what went wrong, where (file, line or row, field) and, where
+there is one, how to fix it. Only the CLI turns these into exit codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "ConfigError",
+    "DeckError",
+    "ExaminerError",
+    "InputError",
+    "ModelLoadError",
+    "Problem",
+    "RubricError",
+    "SubmissionsError",
+    "UnknownCardError",
+]
+
+
+class ExaminerError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, with its location."""
+
+    path: str
+    line: int | None
+    message: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        field = f" [{self.field}]" if self.field else ""
+        return f"{where}{field}: {self.message}"
+
+
+class InputError(ExaminerError):
+    """An input file has one or more problems; `problems` lists them all."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        if not problems:
+            raise ValueError("InputError needs at least one problem")
+        self.problems = problems
+        first = str(problems[0])
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+    @classmethod
+    def at(
+        cls, path: str | Path, line: int | None, message: str, field: str | None = None
+    ) -> InputError:
+        return cls([Problem(str(path), line, message, field)])
+
+
+class DeckError(InputError):
+    """A deck file cannot be read as flashcards."""
+
+
+class RubricError(InputError):
+    """A rubric file is not valid."""
+
+
+class SubmissionsError(InputError):
+    """A submissions file cannot be read at all (a bad row is reported, not raised)."""
+
+
+class UnknownCardError(ExaminerError):
+    """An answer names a card the rubric does not have."""
+
+
+class ModelLoadError(ExaminerError):
+    """The embedding model cannot be loaded."""
+
+
+class ConfigError(ExaminerError):
+    """A setting or flag has a value examiner cannot use."""

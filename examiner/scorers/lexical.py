@@ -1,0 +1,68 @@
+"""The lexical fallback: content-word overlap, stdlib only, fully deterministic.
+
+It grades by the same rules as the embedding stage (see `base.assess`), so it
+can stand in when no embedding model can be loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..calibration import Calibration, default_calibration
+from ..models import Grade, RubricCard, ScorerName, Submission
+from ..text import content_words
+from .base import Evidence, assess, card_phrasings, segments_of, trivial_grade
+
+__all__ = ["LexicalScorer", "overlap"]
+
+
+def overlap(segment: set[str], phrasing: set[str]) -> float:
+    """Share of the phrasing's content words that the segment contains."""
+    if not phrasing:
+        return 0.0
+    return len(segment & phrasing) / len(phrasing)
+
+
+class LexicalScorer:
+    name: ScorerName = "lexical"
+    model = "lexical"
+
+    def __init__(self, calibration: Calibration | None = None) -> None:
+        self.calibration = calibration or default_calibration(self.model)
+        self.calibration.check_model(self.model)
+
+    def score_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Grade]:
+        return [self._score(card, sub) for card, sub in items]
+
+    def _score(self, card: RubricCard, sub: Submission) -> Grade:
+        trivial = trivial_grade(card, sub, self.name)
+        if trivial is not None:
+            return trivial
+        segments, has_whole = segments_of(sub.answer)
+        seg_words = [set(content_words(s)) for s in segments]
+        kp_texts, mis_texts = card_phrasings(card)
+        kp_words = [set(content_words(t)) for t in kp_texts]
+        mis_words = [set(content_words(t)) for t in mis_texts]
+        vocabulary = set(content_words(card.question + "\n" + card.reference_answer))
+        vocabulary = vocabulary.union(*kp_words)
+        answer_words = set().union(*seg_words)
+        relevance = len(answer_words & vocabulary) / max(len(answer_words), 1)
+        evidence = Evidence(
+            segments=segments,
+            kp_sims=_matrix(seg_words, kp_words),
+            mis_sims=_matrix(seg_words, mis_words),
+            relevance=relevance,
+            has_whole=has_whole,
+            models={"embedding": "lexical"},
+        )
+        return assess(card, sub, evidence, self.calibration, self.name)
+
+
+def _matrix(rows: list[set[str]], cols: list[set[str]]) -> np.ndarray:
+    out = np.zeros((len(rows), len(cols)), dtype=np.float32)
+    for i, seg in enumerate(rows):
+        for j, phrasing in enumerate(cols):
+            out[i, j] = overlap(seg, phrasing)
+    return out

@@ -1,0 +1,60 @@
+"""Shared fixtures: the real packaged model, loaded once; every test in its own directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CNN_RUBRIC = ROOT / "rubrics" / "cnn-lesson3.yaml"
+EXAMPLE_CLASS = ROOT / "examples" / "class-submissions.csv"
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test runs in its own empty directory with its own examiner home and no keys."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EXAMINER_HOME", str(tmp_path / "home"))
+    for var in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "EXAMINER_JUDGE_MODEL",
+        "EXAMINER_EMBEDDING_MODEL",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    from examiner.embedder import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def cnn_rubric():  # type: ignore[no-untyped-def]
+    from examiner.rubric import load_rubric
+
+    return load_rubric(CNN_RUBRIC)
+
+
+@pytest.fixture(scope="session")
+def grader(embedder, cnn_rubric):  # type: ignore[no-untyped-def]
+    from examiner.pipeline import Grader
+    from examiner.scorers import EmbeddingScorer
+
+    return Grader(cnn_rubric, scorer=EmbeddingScorer(embedder))
+
+
+@pytest.fixture(scope="session")
+def lexical_grader(cnn_rubric):  # type: ignore[no-untyped-def]
+    from examiner.pipeline import Grader
+
+    return Grader(cnn_rubric, scorer="lexical")
