@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 from typer.testing import CliRunner
 
@@ -21,14 +21,15 @@ def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
     return runner.invoke(app, [str(a) for a in args], input=input)
 
 
-def all_commands() -> list[tuple[str, click.Command]]:
+def all_commands() -> list[tuple[str, Any]]:
     import typer.main
 
     root = typer.main.get_command(app)
-    found: list[tuple[str, click.Command]] = []
+    found: list[tuple[str, Any]] = []
 
-    def walk(prefix: str, cmd: click.Command) -> None:
-        if isinstance(cmd, click.Group):
+    def walk(prefix: str, cmd: Any) -> None:
+        # typer vendors its own click: recognise a group by its sub-commands.
+        if hasattr(cmd, "commands"):
             for name, sub in cmd.commands.items():
                 walk(f"{prefix} {name}".strip(), sub)
         else:
