@@ -1,6 +1,7 @@
 """Agreement of a results file with teachers' grades: Pearson r and MAE on the 0..1 score.
 
-    python benchmarks/cnn_agreement.py results.jsonl ../shared/datasets/cnn-lesson3/graded_answers.jsonl
+    python benchmarks/cnn_agreement.py results.jsonl \
+        ../shared/datasets/cnn-lesson3/graded_answers.jsonl
 
 Rows are matched by (student_id, card number or id). `examiner evaluate` will supersede this.
 """
