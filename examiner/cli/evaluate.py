@@ -1,0 +1,1 @@
+"""`examiner evaluate` and `examiner calibrate` (being built)."""

@@ -1,0 +1,1 @@
+"""`examiner runs` and `examiner review`: the batch store's commands (being built)."""
