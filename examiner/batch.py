@@ -1,0 +1,375 @@
+"""Grade a whole class into the store: resumable, idempotent, streaming.
+
+A run is identified by what decides its grades: the rubric (hash of its
+canonical JSON), the scorer, model and calibration, the caller's grading
+settings (judge mode, judge model…), and the exact bytes of the submissions
+file. Running the same thing again therefore
+
+- resumes the run if it was interrupted (Ctrl-C, a crash, SIGKILL): answers it
+  already stored are skipped, the rest graded;
+- does nothing if it finished: nothing is graded twice;
+- starts a new run if the rubric, the settings or any answer changed. The old
+  run is kept. Answers that did not change are copied from the latest grade of
+  the same answer under the same rubric and settings instead of being graded
+  again (`reused_from` records where from), so every run holds its whole file
+  and a one-word fix by one student costs one grading, not a class.
+
+Grades are written in small transactions as they come out of
+`Grader.grade_many` (every `commit_every` grades, or `flush_seconds`, whichever
+comes first), so a killed process loses at most one uncommitted batch, which
+is graded again on resume. Nothing holds the file in memory: submissions are
+streamed and each is checked against the store as it passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import Problem
+from .models import Grade, Rubric, Submission
+from .pipeline import Grader
+from .store import (
+    AnswerKey,
+    RunStats,
+    RunStatus,
+    Store,
+    StoreError,
+    answer_hash,
+    canonical_hash,
+    rubric_hash,
+)
+from .submissions import iter_submissions
+
+__all__ = ["MAX_PROBLEMS_KEPT", "RunIdentity", "RunSummary", "file_hash", "run_batch"]
+
+# Problems are streamed to `on_problem` and all stored; the summary keeps the
+# first few so that a file of nothing but bad rows cannot fill memory.
+MAX_PROBLEMS_KEPT = 1000
+
+Progress = Callable[[int], None]
+ProblemSink = Callable[[Problem], None]
+
+
+@dataclass
+class RunSummary:
+    """What `run_batch` did, and what the run holds now."""
+
+    run_id: int
+    status: RunStatus
+    new_run: bool = True  # False: an earlier run of the same identity was continued
+    graded: int = 0  # answers graded by this call
+    reused: int = 0  # answers copied from an earlier run (same answer, rubric and settings)
+    skipped: int = 0  # answers the run already held before this call
+    problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS_KEPT
+    problem_count: int = 0  # bad rows met by this call
+    stats: RunStats = field(default_factory=RunStats)  # the whole run, counted from the store
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Everything but the answers that decides the grades of a run."""
+
+    rubric_hash: str
+    calibration: dict[str, Any]
+    models: dict[str, Any]
+    settings: dict[str, Any]
+
+    @property
+    def config_hash(self) -> str:
+        return canonical_hash(
+            {
+                "rubric": self.rubric_hash,
+                "calibration": self.calibration.get("hash", ""),
+                "models": self.models,
+                "settings": self.settings,
+            }
+        )
+
+    @classmethod
+    def of(cls, grader: Grader, settings: Mapping[str, Any]) -> RunIdentity:
+        scorer = grader.scorer  # loads the model: the real scorer (after fallback) counts
+        cal = scorer.calibration
+        return cls(
+            rubric_hash=rubric_hash(grader.rubric),
+            calibration={
+                "model": cal.model,
+                "fitted_on": cal.fitted_on,
+                "hash": canonical_hash(cal),
+            },
+            models={"scorer": scorer.name, "model": scorer.model},
+            settings=dict(settings),
+        )
+
+
+def file_hash(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in blocks (answer files can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_batch(
+    store: Store,
+    grader: Grader,
+    rubric_path: str | Path,
+    submissions_path: str | Path,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    on_progress: Progress | None = None,
+    on_problem: ProblemSink | None = None,
+    commit_every: int = 64,
+    flush_seconds: float = 2.0,
+) -> RunSummary:
+    """Grade a submissions file into `store`, resuming or skipping what is already there.
+
+    `settings`: whatever else changes a grade (judge mode, judge model, prompt
+    version); part of the run's identity. `options`: how the work is done
+    (concurrency, rate limit); recorded but not part of the identity, so a
+    resume with another `--concurrency` continues the same run.
+    `on_progress(n)` is called as rows are done (graded, reused, skipped or
+    bad); `on_problem` with each bad row as it is met.
+
+    Raises SubmissionsError before creating a run when the file cannot be read
+    at all, and StoreError when another live process is writing the same run.
+    On KeyboardInterrupt (or any error) the grades done so far are committed,
+    the run is marked interrupted and the exception re-raised.
+    """
+    started = time.perf_counter()
+    shown = str(submissions_path)
+    source = iter_submissions(submissions_path)  # a file that cannot be read fails here
+    identity = RunIdentity.of(grader, settings or {})
+    config_hash = identity.config_hash
+    submissions_hash = file_hash(submissions_path)
+    progress = on_progress or _ignore
+    existing = store.find_run(config_hash, submissions_hash)
+
+    if existing is not None and existing.status == "finished":
+        del source  # nothing to read: dropping the generator closes the file
+        return _finished_already(store, existing.id, progress, on_problem, started)
+    if existing is not None:
+        if existing.owner_alive() and existing.pid not in (None, os.getpid()):
+            raise StoreError(
+                f"run {existing.id} of these answers is being graded right now by process "
+                f"{existing.pid}: wait for it, or stop it first"
+            )
+        store.claim_run(existing.id)
+        run_id = existing.id
+    else:
+        run_id = store.create_run(
+            rubric_path=str(rubric_path),
+            rubric_title=grader.rubric.title,
+            rubric_hash=identity.rubric_hash,
+            calibration=identity.calibration,
+            models=identity.models,
+            settings={"grading": identity.settings, "options": dict(options or {})},
+            config_hash=config_hash,
+            submissions_path=shown,
+            submissions_hash=submissions_hash,
+        )
+
+    writer = _RunWriter(store, run_id, shown, commit_every, flush_seconds, on_problem)
+    pending = _not_yet_graded(source, store, run_id, config_hash, grader.rubric, writer, progress)
+    try:
+        for item in grader.grade_many(pending, source=shown):
+            if isinstance(item, Problem):
+                writer.problem(item)
+            else:
+                writer.grade(item)
+            progress(1)
+        writer.flush()
+    except BaseException:
+        # Grades already made are complete and correct: keep them, so the
+        # resume has less to do. Failing to, the resume simply regrades them.
+        with suppress(Exception):
+            writer.flush()
+        with suppress(Exception):  # if this fails too, the dead owner marks the run resumable
+            store.end_run(run_id, "interrupted")
+        raise
+    stats = store.end_run(run_id, "finished")
+    return writer.summary(status="finished", new_run=existing is None, stats=stats, started=started)
+
+
+def _ignore(_: int) -> None:
+    pass
+
+
+def _finished_already(
+    store: Store, run_id: int, progress: Progress, on_problem: ProblemSink | None, started: float
+) -> RunSummary:
+    """The answers and settings were graded before: report that run, grade nothing."""
+    stats = store.run_stats(run_id)
+    problems = store.problems(run_id)
+    if on_problem is not None:
+        for problem in problems:
+            on_problem(problem)
+    progress(stats.answers + len(problems))
+    return RunSummary(
+        run_id=run_id,
+        status="finished",
+        new_run=False,
+        skipped=stats.answers,
+        problems=problems[:MAX_PROBLEMS_KEPT],
+        problem_count=len(problems),
+        stats=stats,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _not_yet_graded(
+    source: Iterable[Submission | Problem],
+    store: Store,
+    run_id: int,
+    config_hash: str,
+    rubric: Rubric,
+    writer: _RunWriter,
+    progress: Progress,
+) -> Iterator[Submission | Problem]:
+    """The stream the grader sees: only answers that need grading, and bad rows.
+
+    Answers this run already holds are skipped; answers graded before under the
+    same rubric and settings are copied. Answers to unknown cards go through,
+    so the grader reports them as it always does.
+    """
+    for item in source:
+        if isinstance(item, Submission):
+            try:
+                card_id = rubric.card(item.card).id
+            except KeyError:
+                yield item
+                continue
+            key = AnswerKey(
+                item.student_id, card_id, item.answer_id or "", answer_hash(item.answer)
+            )
+            held = store.stored_in_run(run_id, key)
+            if held is not None:
+                writer.held(item, card_id, held[0])
+                progress(1)
+                continue
+            earlier = store.reusable_grade(config_hash, key)
+            if earlier is not None:
+                grade_id, grade = earlier
+                writer.grade(grade.model_copy(update={"row": item.row}), reused_from=grade_id)
+                progress(1)
+                continue
+        yield item
+
+
+class _RunWriter:
+    """Buffers a run's results and writes them in short transactions.
+
+    Short, so that a teacher recording a review in another process never waits
+    long for the write lock; frequent, so that a killed run loses little.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        source: str,
+        commit_every: int,
+        flush_seconds: float,
+        on_problem: ProblemSink | None,
+    ) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._source = source
+        self._commit_every = max(1, commit_every)
+        self._flush_seconds = flush_seconds
+        self._on_problem = on_problem
+        self._grades: list[tuple[Grade, int | None]] = []
+        self._problems: list[Problem] = []
+        self._last_flush = time.monotonic()
+        self.graded = 0
+        self.reused = 0
+        self.skipped = 0
+        self.kept_problems: list[Problem] = []
+        self.problem_count = 0
+
+    def grade(self, grade: Grade, reused_from: int | None = None) -> None:
+        self._grades.append((grade, reused_from))
+        self._maybe_flush()
+
+    def problem(self, problem: Problem) -> None:
+        self._note_problem(problem)
+        self._maybe_flush()
+
+    def held(self, sub: Submission, card_id: str, held_row: int | None) -> None:
+        """The run already holds a grade for this answer's slot."""
+        if held_row == sub.row:
+            self.skipped += 1  # stored before an interruption
+        else:
+            self.problem(self._duplicate(sub.student_id, card_id, sub.row, held_row))
+
+    def flush(self) -> None:
+        grades, self._grades = self._grades, []
+        if grades:
+            clashes = self._store.add_grades(self._run_id, grades)
+            for (grade, reused_from), clash in zip(grades, clashes, strict=True):
+                if clash is None:
+                    if reused_from is None:
+                        self.graded += 1
+                    else:
+                        self.reused += 1
+                elif clash == grade.row:
+                    self.skipped += 1  # stored meanwhile by another writer of this run
+                else:
+                    self._note_problem(
+                        self._duplicate(grade.student_id, grade.card_id, grade.row, clash)
+                    )
+        problems, self._problems = self._problems, []
+        self._store.add_problems(self._run_id, problems)
+        self._last_flush = time.monotonic()
+
+    def summary(
+        self, *, status: RunStatus, new_run: bool, stats: RunStats, started: float
+    ) -> RunSummary:
+        return RunSummary(
+            run_id=self._run_id,
+            status=status,
+            new_run=new_run,
+            graded=self.graded,
+            reused=self.reused,
+            skipped=self.skipped,
+            problems=self.kept_problems,
+            problem_count=self.problem_count,
+            stats=stats,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _maybe_flush(self) -> None:
+        if (
+            len(self._grades) >= self._commit_every
+            or time.monotonic() - self._last_flush >= self._flush_seconds
+        ):
+            self.flush()
+
+    def _note_problem(self, problem: Problem) -> None:
+        self._problems.append(problem)
+        self.problem_count += 1
+        if len(self.kept_problems) < MAX_PROBLEMS_KEPT:
+            self.kept_problems.append(problem)
+        if self._on_problem is not None:
+            self._on_problem(problem)
+
+    def _duplicate(
+        self, student_id: str, card_id: str, row: int | None, first_row: int | None
+    ) -> Problem:
+        first = f"line {first_row}" if first_row and first_row > 0 else "an earlier row"
+        return Problem(
+            self._source,
+            row,
+            f"a second answer from {student_id!r} to card {card_id!r} (the first is at "
+            f"{first}); only the first is kept: give each answer its own answer_id to keep both",
+            "student_id",
+        )
