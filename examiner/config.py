@@ -2,16 +2,28 @@
 
 Order of precedence, highest first: command-line flags, process environment,
 `.env` in the current directory. Secrets are read here and nowhere else, and
-`Settings.__repr__` never shows them.
+neither `Settings` nor `JudgeSettings` ever shows the key in its repr.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
-__all__ = ["Settings", "examiner_home", "load_settings"]
+__all__ = [
+    "JudgeMode",
+    "JudgeSettings",
+    "ResponseFormat",
+    "Settings",
+    "examiner_home",
+    "judge_settings",
+    "load_settings",
+]
+
+JudgeMode = Literal["off", "auto", "always"]
+ResponseFormat = Literal["auto", "json_schema", "json_object", "none"]
 
 
 def examiner_home() -> Path:
@@ -47,3 +59,111 @@ def load_settings(dotenv: Path | None = None) -> Settings:
         base_url=os.environ.get("OPENAI_BASE_URL") or None,
         api_key=os.environ.get("OPENAI_API_KEY") or None,
     )
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """Everything the LLM judge stage needs. Nothing is sent unless `problem` is None.
+
+    Build it with `judge_settings(...)`, which applies the precedence order.
+    The key is kept out of `repr`, and examiner never writes it anywhere.
+    """
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    mode: JudgeMode = "auto"
+    # One request: seconds to wait for a reply, and the SDK's retries on
+    # 408/409/429/5xx, connection errors and timeouts (Retry-After honoured).
+    timeout: float = 60.0
+    max_retries: int = 2
+    # Re-asks that feed a validation error back to the model.
+    max_reasks: int = 2
+    concurrency: int = 8
+    max_rpm: float | None = None
+    temperature: float = 0.0
+    seed: int = 7
+    max_tokens: int = 2000
+    response_format: ResponseFormat = "auto"
+    # Route to the judge in `auto` mode below this embedding confidence.
+    route_below: float = 0.6
+    # Flag needs_review when the two stages' scores differ by more than this.
+    disagreement_margin: float = 0.3
+    cache: bool = True
+    cache_path: Path | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"JudgeSettings(model={self.model!r}, base_url={self.base_url!r}, "
+            f"api_key={'set' if self.api_key else 'unset'}, mode={self.mode!r}, "
+            f"concurrency={self.concurrency}, max_rpm={self.max_rpm})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def problem(self) -> str | None:
+        """Why the judge cannot be called (None when it can)."""
+        if not self.model:
+            return "no judge model: set EXAMINER_JUDGE_MODEL or pass --judge-model"
+        if not self.api_key and not self.base_url:
+            return (
+                "no API key or base URL for the judge: set OPENAI_API_KEY, or OPENAI_BASE_URL "
+                "for a local OpenAI-compatible server"
+            )
+        return None
+
+    def cache_file(self) -> Path:
+        return self.cache_path or examiner_home() / "judge-cache.sqlite3"
+
+
+def judge_settings(
+    *,
+    mode: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    dotenv: Path | None = None,
+    **options: object,
+) -> JudgeSettings:
+    """Judge settings in the written order: flag, then environment, then `.env`.
+
+    `mode=None` means the default: `auto` when a judge model is configured,
+    else `off`. Other keyword options (timeout, concurrency, max_rpm, …) are
+    passed through to `JudgeSettings`.
+    """
+    from .errors import ConfigError
+
+    env = load_settings(dotenv)
+    resolved_model = model or env.judge_model
+    if mode is None:
+        mode = "auto" if resolved_model else "off"
+    if mode not in ("off", "auto", "always"):
+        raise ConfigError(f"--judge must be off, auto or always, not {mode!r}")
+    settings = JudgeSettings(
+        model=resolved_model,
+        base_url=base_url or env.base_url,
+        api_key=api_key or env.api_key,
+        mode=mode,  # type: ignore[arg-type]
+    )
+    settings = replace(settings, **{k: v for k, v in options.items() if v is not None})  # type: ignore[arg-type]
+    _check(settings)
+    return settings
+
+
+def _check(s: JudgeSettings) -> None:
+    from .errors import ConfigError
+
+    if s.concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1, not {s.concurrency}")
+    if s.max_rpm is not None and s.max_rpm <= 0:
+        raise ConfigError(f"--max-rpm must be positive, not {s.max_rpm:g}")
+    if s.timeout <= 0:
+        raise ConfigError(f"--judge-timeout must be positive, not {s.timeout:g}")
+    if s.max_retries < 0 or s.max_reasks < 0:
+        raise ConfigError("retries and re-asks cannot be negative")
+    if s.response_format not in ("auto", "json_schema", "json_object", "none"):
+        raise ConfigError(
+            f"response format must be auto, json_schema, json_object or none, "
+            f"not {s.response_format!r}"
+        )

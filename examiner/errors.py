@@ -14,6 +14,10 @@ __all__ = [
     "DeckError",
     "ExaminerError",
     "InputError",
+    "JudgeConfigError",
+    "JudgeError",
+    "JudgeInvalidReply",
+    "JudgeUnavailable",
     "ModelLoadError",
     "Problem",
     "RubricError",
@@ -81,3 +85,28 @@ class ModelLoadError(ExaminerError):
 
 class ConfigError(ExaminerError):
     """A setting or flag has a value examiner cannot use."""
+
+
+class JudgeError(ExaminerError):
+    """The LLM judge could not give a usable verdict; the embedding grade stands.
+
+    `tokens_in` and `tokens_out` count what was spent before giving up, so a
+    failed answer still shows its cost. Messages never contain the API key.
+    """
+
+    def __init__(self, message: str, *, tokens_in: int = 0, tokens_out: int = 0) -> None:
+        super().__init__(message)
+        self.tokens_in = tokens_in
+        self.tokens_out = tokens_out
+
+
+class JudgeConfigError(JudgeError):
+    """No judge model, or neither an API key nor a base URL: nothing was sent."""
+
+
+class JudgeUnavailable(JudgeError):
+    """The server could not be reached, refused, or kept failing after bounded retries."""
+
+
+class JudgeInvalidReply(JudgeError):
+    """The model's reply was still not a valid verdict after bounded re-asks."""

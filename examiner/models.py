@@ -25,7 +25,9 @@ __all__ = [
     "Rubric",
     "RubricCard",
     "ScorerName",
+    "StageResult",
     "Status",
+    "StudentFeedback",
     "Submission",
     "label_for",
 ]
@@ -58,6 +60,8 @@ class Flag(StrEnum):
     KEYWORD_LIST = "keyword_list"
     NEEDS_REVIEW = "needs_review"
     JUDGE_FAILED = "judge_failed"
+    UNVERIFIED_QUOTE = "unverified_quote"
+    STAGE_DISAGREEMENT = "stage_disagreement"
 
 
 class _Strict(BaseModel):
@@ -180,6 +184,7 @@ class KeyPointResult(_Strict):
     status: Status
     similarity: float = Field(description="Best raw similarity over segments and phrasings.")
     evidence: str = Field(default="", description="The answer segment that matched, verbatim.")
+    reason: str = Field(default="", description="The judge's one-line reason (judge stage only).")
 
 
 class MisconceptionResult(_Strict):
@@ -190,8 +195,41 @@ class MisconceptionResult(_Strict):
     correction: str = ""
 
 
+class StudentFeedback(_Strict):
+    """The judge's feedback to the student, in three parts."""
+
+    right: str = ""
+    missing: str = ""
+    next_step: str = ""
+
+
+class StageResult(_Strict):
+    """What one stage concluded on its own. A Grade keeps both when both ran."""
+
+    scorer: ScorerName
+    score: float = Field(ge=0, le=1)
+    label: Label
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    key_points: list[KeyPointResult] = Field(default_factory=list)
+    misconceptions: list[MisconceptionResult] = Field(default_factory=list)
+    model: str = ""
+    model_score: float | None = Field(
+        default=None, description="The judge's own overall number: recorded, never used."
+    )
+    injection_reported: bool = Field(
+        default=False, description="The judge reported text addressed to the grader."
+    )
+    cached: bool = Field(default=False, description="The verdict came from the judge cache.")
+    tokens_in: int = Field(default=0, ge=0)
+    tokens_out: int = Field(default=0, ge=0)
+
+
 class Grade(_Strict):
-    """The grade of one answer, with everything needed to explain it."""
+    """The grade of one answer, with everything needed to explain it.
+
+    `scorer` names the stage that decided. When the judge ran and gave a
+    verdict, `embedding` and `judge` keep each stage's own result.
+    """
 
     student_id: str
     card_id: str
@@ -212,5 +250,12 @@ class Grade(_Strict):
     tokens_out: int = 0
     row: int | None = None
     answer_id: str | None = None
+    embedding: StageResult | None = Field(
+        default=None, description="The embedding stage's result, when the judge decided."
+    )
+    judge: StageResult | None = Field(
+        default=None, description="The judge's verified result, when it gave one."
+    )
+    judge_feedback: StudentFeedback | None = None
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)

@@ -1,15 +1,25 @@
-"""Grading: pick a scorer (with its fallback), resolve cards, batch the work."""
+"""Grading: pick a scorer (with its fallback), resolve cards, batch the work.
+
+With a judge configured (`judge=JudgeSettings(...)`, mode `auto` or
+`always`), every embedding grade then goes through the judge stage, which
+sends the routed answers to the model concurrently and yields the final
+grades in input order (see `examiner.judge.stage`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .calibration import Calibration
 from .errors import ModelLoadError, Problem, UnknownCardError
 from .models import Grade, Rubric, RubricCard, Submission
 from .scorers import EmbeddingScorer, LexicalScorer, Scorer
+
+if TYPE_CHECKING:
+    from .config import JudgeSettings
+    from .judge import JudgeItem, JudgePlan, JudgeStage, JudgeUsage
 
 __all__ = ["Grader", "ScorerChoice"]
 
@@ -27,7 +37,9 @@ class Grader:
     >>> grader.grade("same-conv", "Output and input have the same size.").score  # doctest: +SKIP
 
     `scorer="auto"` uses the embedding model and falls back to the lexical
-    scorer, with a notice, when the model cannot be loaded.
+    scorer, with a notice, when the model cannot be loaded. `judge` adds the
+    LLM judge stage after it (nothing is sent when its mode is `off`);
+    close the grader (or use `with`) to release the judge's connections.
     """
 
     def __init__(
@@ -39,8 +51,11 @@ class Grader:
         calibration: Calibration | None = None,
         batch_size: int = 256,
         notice: Callable[[str], None] = _ignore,
+        judge: JudgeSettings | None = None,
     ) -> None:
         self.rubric = rubric
+        self.judge_settings = judge if judge is not None and judge.mode != "off" else None
+        self._judge: JudgeStage | None = None
         self.batch_size = batch_size
         self._choice = scorer
         self._model = model
@@ -69,6 +84,32 @@ class Grader:
             return LexicalScorer()
         return EmbeddingScorer(embedder, self._calibration)
 
+    @property
+    def judge(self) -> JudgeStage | None:
+        """The judge stage, created on first use; None without a judge."""
+        if self._judge is None and self.judge_settings is not None:
+            from .judge import JudgeStage
+
+            self._judge = JudgeStage(self.judge_settings, notice=self._notice)
+        return self._judge
+
+    @property
+    def judge_usage(self) -> JudgeUsage | None:
+        """Calls, cache hits, failures and tokens of the judge so far (None without one)."""
+        return self._judge.usage if self._judge is not None else None
+
+    def close(self) -> None:
+        """Release the judge's threads, connections and cache file."""
+        if self._judge is not None:
+            self._judge.close()
+            self._judge = None
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def card(self, ref: str | int) -> RubricCard:
         try:
             return self.rubric.card(ref)
@@ -84,7 +125,9 @@ class Grader:
         """Grade one answer to one card."""
         found = self.card(card)
         sub = Submission(student_id=student_id, card=found.id, answer=answer)
-        return self.scorer.score_batch([(found, sub)])[0]
+        first = self.scorer.score_batch([(found, sub)])[0]
+        judge = self.judge
+        return first if judge is None else judge.judge(found, sub, first)
 
     def grade_many(
         self, submissions: Iterable[Submission | Problem], *, source: str = "<submissions>"
@@ -93,13 +136,38 @@ class Grader:
 
         Problems (bad rows, unknown cards) are passed through in place, so a
         caller sees every row exactly once and good rows are never held back.
+        With a judge, the routed answers are judged concurrently while the
+        next batch is embedded; the order stays the input order.
         """
+        first = self.first_stage(submissions, source=source)
+        judge = self.judge
+        if judge is not None:
+            yield from judge.run(first)
+            return
+        for item in first:
+            yield item if isinstance(item, Problem) else item[2]
+
+    def first_stage(
+        self, submissions: Iterable[Submission | Problem], *, source: str = "<submissions>"
+    ) -> Iterator[JudgeItem | Problem]:
+        """The embedding (or lexical) stage alone: (card, submission, grade) per good row."""
         stream = iter(submissions)
         while batch := list(islice(stream, self.batch_size)):
             yield from self._grade_batch(batch, source)
 
-    def _grade_batch(self, batch: list[Submission | Problem], source: str) -> list[Grade | Problem]:
-        out: list[Grade | Problem | None] = [None] * len(batch)
+    def plan_judge(
+        self, submissions: Iterable[Submission | Problem], *, source: str = "<submissions>"
+    ) -> JudgePlan | None:
+        """`--dry-run`: what the judge would be sent, without sending anything."""
+        judge = self.judge
+        if judge is None:
+            return None
+        return judge.plan(self.first_stage(submissions, source=source))
+
+    def _grade_batch(
+        self, batch: list[Submission | Problem], source: str
+    ) -> list[JudgeItem | Problem]:
+        out: list[JudgeItem | Problem | None] = [None] * len(batch)
         todo: list[tuple[RubricCard, Submission]] = []
         slots: dict[tuple[str, str], list[int]] = {}
         for i, item in enumerate(batch):
@@ -121,7 +189,7 @@ class Grader:
             for i in slots[(card.id, first.answer)]:
                 sub = batch[i]
                 assert isinstance(sub, Submission)
-                out[i] = grade if sub is first else _for(grade, sub)
+                out[i] = (card, sub, grade if sub is first else _for(grade, sub))
         return [g for g in out if g is not None]
 
 

@@ -42,18 +42,95 @@ def grade(
     calibration: Annotated[
         Path | None, typer.Option(help="Calibration JSON fitted by `examiner calibrate`.")
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="LLM judge: off, auto (only answers the embedding stage is unsure of or "
+            "flagged) or always. Default: auto if a judge model is configured, else off.",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge model (default: EXAMINER_JUDGE_MODEL).", rich_help_panel="LLM judge"
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 "
+            "(default: OPENAI_BASE_URL, else OpenAI).",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            help="API key (default: OPENAI_API_KEY). Prefer the environment or .env: a flag "
+            "shows in the process list.",
+            rich_help_panel="LLM judge",
+            show_default=False,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(help="Judge requests in flight at once.", rich_help_panel="LLM judge")
+    ] = 8,
+    max_rpm: Annotated[
+        float | None,
+        typer.Option(
+            help="At most this many judge requests a minute.", rich_help_panel="LLM judge"
+        ),
+    ] = None,
+    judge_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for one reply.", rich_help_panel="LLM judge")
+    ] = 60.0,
+    judge_retries: Annotated[
+        int,
+        typer.Option(
+            help="Retries on 429/5xx/timeouts (Retry-After honoured).", rich_help_panel="LLM judge"
+        ),
+    ] = 2,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            help="Reuse verdicts cached under EXAMINER_HOME for unchanged answers.",
+            rich_help_panel="LLM judge",
+        ),
+    ] = True,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="Estimate judge calls and tokens, send nothing.", rich_help_panel="LLM judge"
+        ),
+    ] = False,
 ) -> None:
     """Grade one answer (--card) or a whole submissions file."""
     from ..calibration import load_calibration
+    from ..config import judge_settings
     from ..pipeline import Grader
     from ..rubric import load_rubric
 
     if scorer not in ("auto", "embedding", "lexical"):
         raise typer.BadParameter("use auto, embedding or lexical", param_hint="--scorer")
+    if judge is not None and judge not in ("off", "auto", "always"):
+        raise typer.BadParameter("use off, auto or always", param_hint="--judge")
     if (submissions is None) == (card is None):
         raise typer.BadParameter(
             "give a SUBMISSIONS file, or --card (with --answer or the answer on stdin)"
         )
+    settings = judge_settings(
+        mode=judge,
+        model=judge_model,
+        base_url=base_url,
+        api_key=api_key,
+        concurrency=concurrency,
+        max_rpm=max_rpm,
+        timeout=judge_timeout,
+        max_retries=judge_retries,
+        cache=cache,
+    )
     loaded = load_rubric(rubric)
     cal = load_calibration(calibration) if calibration else None
     grader = Grader(
@@ -62,28 +139,83 @@ def grade(
         model=model,
         calibration=cal,
         notice=lambda msg: err.print(f"[yellow]notice:[/] {escape(msg)}"),
+        judge=settings,
     )
-    if card is not None:
-        _grade_one(grader, card, answer, as_json)
-    else:
-        assert submissions is not None
-        _grade_file(grader, submissions, output, as_json)
+    with grader:
+        if dry_run:
+            _dry_run(grader, submissions, card, answer)
+        elif card is not None:
+            _grade_one(grader, card, answer, as_json)
+        else:
+            assert submissions is not None
+            _grade_file(grader, submissions, output, as_json)
+
+
+def _read_answer(answer: str | None) -> str:
+    if answer is None:
+        if sys.stdin.isatty():
+            err.print("Type the answer, then Ctrl-D:")
+        answer = sys.stdin.read()
+    return answer
 
 
 def _grade_one(grader: Any, card: str, answer: str | None, as_json: bool) -> None:
     from ..render import grade_panel
 
     found = grader.card(card)
-    if answer is None:
-        if sys.stdin.isatty():
-            err.print("Type the answer, then Ctrl-D:")
-        answer = sys.stdin.read()
+    answer = _read_answer(answer)
     with err.status("grading…"):
         result = grader.grade(found.id, answer)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    out.print(grade_panel(result, found.question))
+    if result.judge is not None:
+        emb = result.embedding
+        cached = ", from the cache" if result.judge.cached else ""
+        err.print(
+            f"judge {escape(result.judge.model)}: {result.judge.score:.2f}"
+            f" (embedding stage {emb.score if emb else 0:.2f}); "
+            f"tokens {result.tokens_in} in / {result.tokens_out} out{cached}"
+        )
+    for note in result.notes:
+        if note.startswith("judge_failed"):
+            err.print(f"[yellow]notice:[/] {escape(note)}")
+
+
+def _dry_run(grader: Any, submissions: Path | None, card: str | None, answer: str | None) -> None:
+    from rich.table import Table
+
+    from ..models import Submission
+    from ..submissions import iter_submissions
+
+    if grader.judge_settings is None:
+        out.print(
+            "The judge is off (--judge off, or no judge model configured): nothing would be sent."
+        )
+        return
+    if card is not None:
+        found = grader.card(card)
+        items: Any = [Submission(student_id="me", card=found.id, answer=_read_answer(answer))]
+        source = "<answer>"
     else:
-        out.print(grade_panel(result, found.question))
+        assert submissions is not None
+        items, source = iter_submissions(submissions), str(submissions)
+    with err.status("estimating…"):
+        plan = grader.plan_judge(items, source=source)
+    table = Table(title="Judge dry run (nothing sent)", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("answers", str(plan.answers))
+    table.add_row(f"routed to the judge ({grader.judge_settings.mode})", str(plan.routed))
+    table.add_row("  already in the cache", str(plan.cached))
+    table.add_row("  calls to make", str(plan.calls))
+    table.add_row("estimated tokens in", f"{plan.tokens_in:,}")
+    table.add_row("estimated tokens out", f"{plan.tokens_out:,}")
+    out.print(table)
+    out.print("Estimates: about 4 characters a token; re-asks and retries would add to them.")
+    if plan.problem:
+        out.print(f"[yellow]note:[/] {escape(plan.problem)}")
 
 
 def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> None:
@@ -129,12 +261,28 @@ def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> 
             elif output is None and len(shown) < 200:
                 shown.append(item)
     seconds = time.perf_counter() - started
+    usage = grader.judge_usage
     if as_json:
+        if usage is not None:
+            err.print(_usage_line(grader.judge_settings.model, usage))
         return
     if output is None:
         out.print(grades_table(shown))
         if sum(labels.values()) > len(shown):
             out.print(f"(first {len(shown)} shown: use --out FILE to keep them all)")
-    out.print(summary_table(labels, flags, len(problems), seconds, grader.scorer.name))
+    scorer = grader.scorer.name + (" + judge" if grader.judge_settings is not None else "")
+    out.print(summary_table(labels, flags, len(problems), seconds, scorer))
+    if usage is not None:
+        out.print(_usage_line(grader.judge_settings.model, usage))
     if output is not None:
         out.print(f"wrote {sum(labels.values())} grades to {output}")
+
+
+def _usage_line(model: str | None, usage: Any) -> str:
+    """One line of judge cost: answers, calls, cache hits, failures, tokens."""
+    failed = f", {usage.failed} failed (embedding grade kept)" if usage.failed else ""
+    return (
+        f"judge {escape(model or '?')}: {usage.routed} answers sent, {usage.judged} judged "
+        f"({usage.cache_hits} from the cache){failed}; {usage.calls} calls, "
+        f"tokens {usage.tokens_in:,} in / {usage.tokens_out:,} out"
+    )

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ExaminerError, InputError
-from ._app import err, out, reports_errors, rubric_app
+from ._app import err, escape, out, reports_errors, rubric_app
 
 
 @rubric_app.command("build")
@@ -21,12 +21,77 @@ def rubric_build(
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title of the rubric.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Ask the judge model for key points and likely misconceptions per card "
+            "(sends each card's question and reference answer to it).",
+            rich_help_panel="LLM judge",
+        ),
+    ] = False,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(help="Model (default: EXAMINER_JUDGE_MODEL).", rich_help_panel="LLM judge"),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible server (default: OPENAI_BASE_URL, else OpenAI).",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            help="API key (default: OPENAI_API_KEY; prefer the environment).",
+            rich_help_panel="LLM judge",
+            show_default=False,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(help="Requests in flight at once.", rich_help_panel="LLM judge")
+    ] = 8,
 ) -> None:
     """Draft a rubric (key points per card) from a deck, for a teacher to edit."""
     from ..decks import load_deck
     from ..rubric import build_rubric, rubric_to_yaml, save_rubric
 
-    rubric = build_rubric(load_deck(deck), title=title)
+    if output is not None and output.exists() and not force:
+        raise ExaminerError(f"{output} exists: pass --force to overwrite it")
+    loaded = load_deck(deck)
+    if llm:
+        from ..config import judge_settings
+        from ..judge.drafting import draft_rubric
+
+        settings = judge_settings(
+            mode="always",
+            model=judge_model,
+            base_url=base_url,
+            api_key=api_key,
+            concurrency=concurrency,
+        )
+        with err.status(
+            f"drafting {len(loaded.cards)} cards with {escape(settings.model or 'the model')}…"
+        ):
+            drafted = draft_rubric(
+                loaded,
+                settings,
+                title=title,
+                notice=lambda msg: err.print(f"[yellow]notice:[/] {escape(msg)}"),
+            )
+        rubric = drafted.rubric
+        err.print(
+            f"drafted with {escape(settings.model or '?')}: tokens {drafted.tokens_in:,} in / "
+            f"{drafted.tokens_out:,} out"
+            + (
+                f"; rule-based draft for {len(drafted.fallbacks)} cards"
+                if drafted.fallbacks
+                else ""
+            )
+        )
+    else:
+        rubric = build_rubric(loaded, title=title)
     if output is None:
         sys.stdout.write(rubric_to_yaml(rubric))
         return

@@ -1,0 +1,449 @@
+"""The judge stage: routing, concurrent calls, caching, and the judged Grade.
+
+`JudgeStage.run` takes a stream of (card, submission, embedding Grade) and
+yields the final Grades in input order, whatever order the replies come
+back in. Up to `concurrency` requests are in flight at once on one shared
+client (one connection pool), within a window of submitted answers, so a
+slow reply delays only its own answer's turn to be yielded, never the
+requests of the others. Identical answers to the same card are asked once;
+a verdict already in the cache costs nothing.
+
+A failure of any kind (no configuration, unreachable server, a reply still
+invalid after the re-asks, or a bug) is caught per answer: the embedding
+grade stands, flagged `judge_failed` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..config import JudgeSettings
+from ..errors import JudgeConfigError, JudgeError, Problem
+from ..models import (
+    Flag,
+    Grade,
+    RubricCard,
+    StageResult,
+    StudentFeedback,
+    Submission,
+    label_for,
+)
+from .cache import VerdictCache, cache_key
+from .client import JudgeClient, RateLimiter
+from .prompt import PROMPT_VERSION, estimate_tokens, judge_messages
+from .verdict import Verdict, card_problems, verdict_schema
+from .verify import Checked, check_verdict
+
+__all__ = ["JudgeItem", "JudgePlan", "JudgeStage", "JudgeUsage", "judge_grade", "routes"]
+
+JudgeItem = tuple[RubricCard, Submission, Grade]
+
+# Below this confidence a judged grade is flagged for review.
+REVIEW_BELOW = 0.45
+# A verdict is about this many tokens per key point, plus the feedback (for --dry-run).
+_OUT_BASE, _OUT_PER_POINT = 120, 60
+
+
+def routes(grade: Grade, settings: JudgeSettings) -> bool:
+    """Whether an embedding grade goes to the judge under the settings' mode.
+
+    `always`: every answer that is not empty. `auto`: answers the embedding
+    stage is not confident about (below `route_below`) or flagged.
+    """
+    if settings.mode == "off" or Flag.EMPTY in grade.flags or not grade.answer.strip():
+        return False
+    if settings.mode == "always":
+        return True
+    return grade.confidence < settings.route_below or bool(grade.flags)
+
+
+@dataclass
+class JudgeUsage:
+    """What the judge stage did in a run; tokens are what was spent (cache hits cost 0)."""
+
+    routed: int = 0
+    judged: int = 0
+    failed: int = 0
+    cache_hits: int = 0
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JudgePlan:
+    """What `--dry-run` found: the calls and tokens a real run would spend."""
+
+    answers: int
+    routed: int
+    cached: int
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    problem: str | None = None
+
+
+@dataclass
+class _Outcome:
+    verdict: Verdict | None = None
+    error: JudgeError | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    calls: int = 0
+    cached: bool = False
+    claimed: bool = False
+
+
+@dataclass
+class _Pending:
+    value: Grade | Problem | None = None
+    future: Future[_Outcome] | None = None
+    card: RubricCard | None = None
+    first: Grade | None = None
+    key: str = ""
+
+    def done(self) -> bool:
+        return self.future is None or self.future.done()
+
+
+def _ignore(_: str) -> None:
+    pass
+
+
+class JudgeStage:
+    """The optional second stage. Create one per run; `close()` it (or use `with`)."""
+
+    def __init__(self, settings: JudgeSettings, *, notice: Callable[[str], None] = _ignore):
+        self.settings = settings
+        self.usage = JudgeUsage()
+        self._notice = notice
+        self._problem = settings.problem
+        self._cache = VerdictCache(settings.cache_file()) if settings.cache else None
+        self._limiter = RateLimiter(settings.max_rpm)
+        # One client (one connection pool) for the run, made now: importing and
+        # setting up the SDK takes a moment that should not fall on the first answer.
+        self._client = None if self._problem else JudgeClient(settings, limiter=self._limiter)
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: dict[str, Future[_Outcome]] = {}
+        self._warned = False
+
+    @property
+    def model(self) -> str:
+        return self.settings.model or ""
+
+    def __enter__(self) -> JudgeStage:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cache is not None:
+            self._cache.close()
+
+    # -- the stream ---------------------------------------------------------
+
+    def judge(self, card: RubricCard, sub: Submission, first: Grade) -> Grade:
+        """The final grade of one answer (judged if routed, else `first` unchanged)."""
+        return next(self.judge_many([(card, sub, first)]))
+
+    def judge_many(self, items: Iterable[JudgeItem]) -> Iterator[Grade]:
+        """Final grades for a stream of (card, submission, embedding grade), in input order."""
+        for out in self.run(items):
+            assert isinstance(out, Grade)
+            yield out
+
+    def run(self, items: Iterable[JudgeItem | Problem]) -> Iterator[Grade | Problem]:
+        """Like `judge_many`, passing Problems (bad rows) through in their place."""
+        window: deque[_Pending] = deque()
+        limit = max(4 * self.settings.concurrency, 32)
+        for item in items:
+            window.append(self._submit(item))
+            while window and (len(window) >= limit or window[0].done()):
+                yield self._resolve(window.popleft())
+        while window:
+            yield self._resolve(window.popleft())
+
+    def _submit(self, item: JudgeItem | Problem) -> _Pending:
+        if isinstance(item, Problem):
+            return _Pending(value=item)
+        card, sub, first = item
+        if not routes(first, self.settings):
+            return _Pending(value=first)
+        self.usage.routed += 1
+        if self._problem:
+            if not self._warned:
+                self._notice(f"judge not used: {self._problem}")
+                self._warned = True
+            done: Future[_Outcome] = Future()
+            done.set_result(_Outcome(error=JudgeConfigError(self._problem)))
+            return _Pending(future=done, card=card, first=first)
+        key = cache_key(self.model, PROMPT_VERSION, card, sub.answer)
+        future = self._inflight.get(key)
+        if future is None:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.settings.concurrency, thread_name_prefix="examiner-judge"
+                )
+            future = self._pool.submit(self._fetch, key, card, sub.answer, first)
+            self._inflight[key] = future
+        return _Pending(future=future, card=card, first=first, key=key)
+
+    def _resolve(self, pending: _Pending) -> Grade | Problem:
+        if pending.future is None:
+            assert pending.value is not None
+            return pending.value
+        assert pending.card is not None and pending.first is not None
+        outcome = pending.future.result()
+        self._inflight.pop(pending.key, None)
+        grade = self._finish(pending.card, pending.first, outcome)
+        outcome.claimed = True
+        return grade
+
+    def _finish(self, card: RubricCard, first: Grade, outcome: _Outcome) -> Grade:
+        """Account for the outcome once, and turn it into the final grade."""
+        usage = self.usage
+        fresh = not outcome.claimed
+        spent_in = outcome.tokens_in if fresh and not outcome.cached else 0
+        spent_out = outcome.tokens_out if fresh and not outcome.cached else 0
+        if fresh:
+            usage.calls += outcome.calls
+        usage.tokens_in += spent_in
+        usage.tokens_out += spent_out
+        if outcome.verdict is None:
+            error = outcome.error or JudgeError("no verdict")
+            usage.failed += 1
+            kind = type(error).__name__
+            usage.failures[kind] = usage.failures.get(kind, 0) + 1
+            return failed_grade(first, str(error), spent_in, spent_out)
+        usage.judged += 1
+        cached = outcome.cached or not fresh
+        if cached:
+            usage.cache_hits += 1
+        return judge_grade(
+            card,
+            first,
+            outcome.verdict,
+            self.settings,
+            tokens_in=spent_in,
+            tokens_out=spent_out,
+            cached=cached,
+        )
+
+    # -- one request (in a worker thread) -------------------------------------
+
+    def _fetch(self, key: str, card: RubricCard, answer: str, first: Grade) -> _Outcome:
+        try:
+            if self._cache is not None:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    try:
+                        verdict = Verdict.model_validate_json(hit.verdict)
+                    except ValueError:
+                        pass  # an entry from an incompatible version: ask again
+                    else:
+                        if not card_problems(verdict, card):
+                            return _Outcome(verdict, None, hit.tokens_in, hit.tokens_out, 0, True)
+            assert self._client is not None
+            reply = self._client.ask(
+                judge_messages(card, answer, first),
+                Verdict,
+                verdict_schema(card),
+                name="verdict",
+                check=lambda v: card_problems(v, card),
+            )
+            if self._cache is not None:
+                self._cache.put(
+                    key,
+                    model=self.model,
+                    prompt_version=PROMPT_VERSION,
+                    card_id=card.id,
+                    verdict=reply.value.model_dump_json(),
+                    tokens_in=reply.tokens_in,
+                    tokens_out=reply.tokens_out,
+                )
+            return _Outcome(reply.value, None, reply.tokens_in, reply.tokens_out, reply.calls)
+        except JudgeError as exc:
+            return _Outcome(None, exc, exc.tokens_in, exc.tokens_out, 0)
+        except Exception as exc:  # one bad reply never stops a class being graded
+            message = f"unexpected {type(exc).__name__}: {exc}"
+            secret = self.settings.api_key
+            if secret:
+                message = message.replace(secret, "***")
+            return _Outcome(None, JudgeError(message))
+
+    # -- dry run ----------------------------------------------------------------
+
+    def plan(self, items: Iterable[JudgeItem | Problem]) -> JudgePlan:
+        """Count the calls and estimate the tokens a run would spend; sends nothing."""
+        answers = routed = cached = calls = tokens_in = tokens_out = 0
+        seen: set[str] = set()
+        for item in items:
+            if isinstance(item, Problem):
+                continue
+            card, sub, first = item
+            answers += 1
+            if not routes(first, self.settings):
+                continue
+            routed += 1
+            key = cache_key(self.model, PROMPT_VERSION, card, sub.answer)
+            if key in seen or (self._cache is not None and self._cache.contains(key)):
+                cached += 1
+                continue
+            seen.add(key)
+            calls += 1
+            tokens_in += estimate_tokens(judge_messages(card, sub.answer, first))
+            tokens_out += _OUT_BASE + _OUT_PER_POINT * len(card.key_points)
+        return JudgePlan(answers, routed, cached, calls, tokens_in, tokens_out, self._problem)
+
+
+def failed_grade(first: Grade, reason: str, tokens_in: int = 0, tokens_out: int = 0) -> Grade:
+    """The embedding grade, standing, flagged `judge_failed` with the reason."""
+    flags = list(first.flags)
+    if Flag.JUDGE_FAILED not in flags:
+        flags.append(Flag.JUDGE_FAILED)
+    return first.model_copy(
+        update={
+            "flags": flags,
+            "notes": [*first.notes, f"judge_failed: {reason}"],
+            "tokens_in": first.tokens_in + tokens_in,
+            "tokens_out": first.tokens_out + tokens_out,
+        }
+    )
+
+
+def judge_grade(
+    card: RubricCard,
+    first: Grade,
+    verdict: Verdict,
+    settings: JudgeSettings,
+    *,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    cached: bool = False,
+) -> Grade:
+    """The final grade from a verdict: verified, scored by examiner, both stages kept."""
+    checked = check_verdict(card, first.answer, verdict, first)
+    score = checked.score
+    notes = list(first.notes)
+    flags: list[Flag] = [f for f in first.flags if f != Flag.NEEDS_REVIEW]
+    notes += checked.notes
+    if checked.injection:
+        if Flag.POSSIBLE_INJECTION not in flags:
+            flags.append(Flag.POSSIBLE_INJECTION)
+        if checked.injection_reported:
+            notes.append("possible_injection: the judge reports text addressed to the grader")
+        bound = max(first.score, checked.supported_score)
+        if score > bound:
+            notes.append(
+                f"possible_injection: score held at {bound:.2f} (the judge said {score:.2f}): "
+                "no more than the embedding stage and the answer's own words support"
+            )
+            score = bound
+    flags += checked.flags
+    gap = abs(score - first.score)
+    disagree = gap > settings.disagreement_margin
+    if disagree:
+        flags.append(Flag.STAGE_DISAGREEMENT)
+        notes.append(
+            f"stage_disagreement: embedding {first.score:.2f}, judge {score:.2f} "
+            f"(margin {settings.disagreement_margin:.2f})"
+        )
+    confidence = 0.9 - 0.5 * gap
+    if checked.unverified:
+        confidence *= 0.7
+    if checked.injection:
+        confidence *= 0.5
+    confidence = min(1.0, max(0.0, confidence))
+    if checked.injection or checked.unverified or disagree or confidence < REVIEW_BELOW:
+        flags.append(Flag.NEEDS_REVIEW)
+    feedback = StudentFeedback(
+        right=verdict.feedback.right,
+        missing=verdict.feedback.missing,
+        next_step=verdict.feedback.next_step,
+    )
+    judge_result = StageResult(
+        scorer="judge",
+        score=checked.score,
+        label=label_for(checked.score),
+        key_points=checked.key_points,
+        misconceptions=checked.misconceptions,
+        model=settings.model or "",
+        model_score=verdict.overall_score,
+        injection_reported=checked.injection_reported,
+        cached=cached,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+    )
+    return first.model_copy(
+        update={
+            "score": round(score, 4),
+            "points": round(score * card.max_points, 4),
+            "label": label_for(score),
+            "key_points": checked.key_points,
+            "misconceptions": checked.misconceptions,
+            "feedback": _feedback(card, checked, feedback),
+            "scorer": "judge",
+            "confidence": round(confidence, 4),
+            "flags": list(dict.fromkeys(flags)),
+            "notes": notes,
+            "models": {**first.models, "judge": settings.model or ""},
+            "tokens_in": first.tokens_in + tokens_in,
+            "tokens_out": first.tokens_out + tokens_out,
+            "embedding": _stage_of(first),
+            "judge": judge_result,
+            "judge_feedback": feedback,
+        }
+    )
+
+
+def _stage_of(grade: Grade) -> StageResult:
+    return StageResult(
+        scorer=grade.scorer,
+        score=grade.score,
+        label=grade.label,
+        confidence=grade.confidence,
+        key_points=grade.key_points,
+        misconceptions=grade.misconceptions,
+        model=next(iter(grade.models.values()), ""),
+    )
+
+
+def _feedback(card: RubricCard, checked: Checked, feedback: StudentFeedback) -> str:
+    """The model's feedback when every quote held and nothing addressed the grader.
+
+    Otherwise examiner writes its own from the verified key points: the
+    model's words may rest on what did not hold.
+    """
+    if checked.injection or checked.unverified:
+        from ..feedback import write_feedback
+
+        return write_feedback(card, checked.key_points, checked.misconceptions)
+    lines = []
+    if feedback.right:
+        lines.append(f"Right: {feedback.right}")
+    if feedback.missing:
+        lines.append(f"Missing: {feedback.missing}")
+    if feedback.next_step:
+        lines.append(f"Next step: {feedback.next_step}")
+    for wrong in checked.misconceptions:
+        fix = f" {_sentence(wrong.correction)}" if wrong.correction else ""
+        lines.append(f"Not true: {_sentence(wrong.text)}{fix}")
+    for quote, correction in checked.other_errors:
+        lines.append(f"Not true: “{quote}”. {_sentence(correction)}".rstrip())
+    return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
