@@ -211,3 +211,20 @@ def test_the_rate_limit_spaces_requests() -> None:
     for _ in range(100):
         unlimited.wait()
     assert time.monotonic() - started < 0.05
+
+
+def test_an_option_the_model_refuses_is_dropped(server: ScriptedOpenAI) -> None:
+    refusal = {
+        "error": {
+            "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "type": "invalid_request_error",
+        }
+    }
+    server.script(Status(400, body=refusal), Reply(good_verdict()))
+    client = JudgeClient(settings_for(server))
+    assert ask(client).calls == 1
+    refused, accepted = server.chat_requests
+    assert "max_tokens" in refused.body and "max_completion_tokens" not in refused.body
+    assert "max_tokens" not in accepted.body and accepted.body["max_completion_tokens"] == 2000
+    assert accepted.body["response_format"]["type"] == "json_schema"  # not mistaken for it

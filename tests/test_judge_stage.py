@@ -296,3 +296,31 @@ def test_judge_off_changes_nothing(cnn_rubric, server) -> None:  # type: ignore[
         grade = grader.grade(2, INJECTION)
         assert grader.judge is None
     assert grade.scorer == "lexical" and server.chat_requests == []
+
+
+def test_a_slow_reply_does_not_hold_up_the_other_requests(cnn_rubric) -> None:  # type: ignore[no-untyped-def]
+    subs = [Submission(student_id=f"s{i}", card="2", answer=f"{GOOD} ({i})") for i in range(8)]
+    with ScriptedOpenAI() as srv:
+        srv.script(Slow(1.0))  # whichever request comes first
+        settings = settings_for(srv, concurrency=4, cache=False, timeout=3)
+        with make_grader(None, cnn_rubric, settings) as grader:
+            started = time.monotonic()
+            grades = list(grader.grade_many(subs))
+            seconds = time.monotonic() - started
+        arrivals = sorted(r.at for r in srv.chat_requests)
+    assert all(isinstance(g, Grade) and g.scorer == "judge" for g in grades)
+    # Every other request was sent (and answered) while the slow one was pending.
+    assert arrivals[-1] - arrivals[0] < 0.8
+    assert seconds < 1.8
+
+
+def test_an_unusable_cache_costs_calls_not_grades(cnn_rubric, server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    notices: list[str] = []
+    settings = settings_for(server, cache_path=blocker / "cache.sqlite3")
+    grader = Grader(cnn_rubric, scorer="lexical", judge=settings, notice=notices.append)
+    with grader:
+        grade = grader.grade(2, GOOD)
+    assert grade.scorer == "judge"
+    assert any("judge cache" in n and "switched off" in n for n in notices)

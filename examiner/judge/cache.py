@@ -10,6 +10,7 @@ results themselves.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -53,10 +54,16 @@ class CachedVerdict:
 
 
 class VerdictCache:
-    """Thread-safe get/put on one SQLite file (created on first use)."""
+    """Thread-safe get/put on one SQLite file (created on first use).
+
+    A cache that cannot be opened or written (a read-only home, a locked or
+    corrupt file) is switched off for the run, with the reason in `broken`:
+    it costs calls, never grades.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.broken: str | None = None
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
@@ -74,13 +81,19 @@ class VerdictCache:
 
     def get(self, key: str) -> CachedVerdict | None:
         with self._lock:
-            row = (
-                self._db()
-                .execute(
-                    "SELECT verdict, tokens_in, tokens_out FROM verdicts WHERE key = ?", (key,)
+            if self.broken:
+                return None
+            try:
+                row = (
+                    self._db()
+                    .execute(
+                        "SELECT verdict, tokens_in, tokens_out FROM verdicts WHERE key = ?", (key,)
+                    )
+                    .fetchone()
                 )
-                .fetchone()
-            )
+            except (sqlite3.Error, OSError) as exc:
+                self._break(exc)
+                return None
         return CachedVerdict(row[0], int(row[1]), int(row[2])) if row else None
 
     def contains(self, key: str) -> bool:
@@ -98,12 +111,33 @@ class VerdictCache:
         tokens_out: int,
     ) -> None:
         with self._lock:
-            db = self._db()
-            db.execute(
-                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, model, prompt_version, card_id, verdict, tokens_in, tokens_out, time.time()),
-            )
-            db.commit()
+            if self.broken:
+                return
+            try:
+                db = self._db()
+                db.execute(
+                    "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        model,
+                        prompt_version,
+                        card_id,
+                        verdict,
+                        tokens_in,
+                        tokens_out,
+                        time.time(),
+                    ),
+                )
+                db.commit()
+            except (sqlite3.Error, OSError) as exc:
+                self._break(exc)
+
+    def _break(self, exc: Exception) -> None:
+        self.broken = f"judge cache {self.path} switched off: {exc}"
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
 
     def close(self) -> None:
         with self._lock:

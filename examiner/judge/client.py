@@ -93,6 +93,8 @@ class JudgeClient:
         )
         fmt = settings.response_format
         self._format: str = "json_schema" if fmt == "auto" else fmt
+        # Sampling options a server refused (400/422 naming them): not sent again.
+        self._dropped: set[str] = set()
         self._limiter = limiter or RateLimiter(settings.max_rpm)
         # The SDK imports its chat resources on first use: do it now, once,
         # rather than in every worker thread racing for the first request.
@@ -155,12 +157,17 @@ class JudgeClient:
                 completion = self._client.chat.completions.create(
                     model=self.model,
                     messages=_with_format(history, fmt, schema),  # type: ignore[arg-type]
-                    temperature=self.settings.temperature,
-                    seed=self.settings.seed,
-                    max_tokens=self.settings.max_tokens,
+                    temperature=self._option("temperature", self.settings.temperature),
+                    seed=self._option("seed", self.settings.seed),
+                    max_tokens=self._option("max_tokens", self.settings.max_tokens),
+                    max_completion_tokens=self._option(
+                        "max_completion_tokens", self.settings.max_tokens
+                    ),
                     response_format=_response_format(fmt, schema, name),
                 )
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if self._drop_refused_option(_message(exc)):
+                    continue
                 if self.settings.response_format == "auto" and fmt != "none":
                     # Assume the server does not know this response format: try the next.
                     self._format = _FORMATS[_FORMATS.index(fmt) + 1]
@@ -204,6 +211,26 @@ class JudgeClient:
             if not content and getattr(message, "refusal", None):
                 content = f"(refused: {message.refusal})"
             return content, used_in, used_out
+
+    def _sent_options(self) -> list[str]:
+        names = ["max_tokens", "temperature", "seed"]
+        if "max_tokens" in self._dropped:
+            names.append("max_completion_tokens")  # what newer OpenAI models want instead
+        return [n for n in names if n not in self._dropped]
+
+    def _option(self, name: str, value: float) -> Any:
+        import openai
+
+        return value if name in self._sent_options() else openai.omit
+
+    def _drop_refused_option(self, message: str) -> bool:
+        """Stop sending an option the server names in a 400/422; True if one was dropped."""
+        text = message.lower()
+        for name in self._sent_options():
+            if re.search(rf"\b{name}\b", text):
+                self._dropped.add(name)
+                return True
+        return False
 
     def _where(self) -> str:
         return self.settings.base_url or "the OpenAI API"

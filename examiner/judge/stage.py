@@ -130,6 +130,7 @@ class JudgeStage:
         self._pool: ThreadPoolExecutor | None = None
         self._inflight: dict[str, Future[_Outcome]] = {}
         self._warned = False
+        self._warned_cache = False
 
     @property
     def model(self) -> str:
@@ -205,6 +206,9 @@ class JudgeStage:
             return pending.value
         assert pending.card is not None and pending.first is not None
         outcome = pending.future.result()
+        if self._cache is not None and self._cache.broken and not self._warned_cache:
+            self._notice(self._cache.broken)
+            self._warned_cache = True
         self._inflight.pop(pending.key, None)
         grade = self._finish(pending.card, pending.first, outcome)
         outcome.claimed = True
