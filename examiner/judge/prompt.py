@@ -58,20 +58,25 @@ def answer_tag(answer: str) -> str:
 
 
 def rubric_json(card: RubricCard) -> str:
-    """The card as the judge sees it: question, reference, key points, misconceptions."""
-    data: dict[str, Any] = {
-        "question": card.question,
-        "reference_answer": card.reference_answer,
-        "key_points": [
-            {"id": p.id, "text": p.text, "weight": p.weight, "also_accepted": p.alternatives}
-            for p in card.key_points
-        ],
-        "misconceptions": [
-            {"id": m.id, "text": m.text, "also_phrased": m.alternatives}
-            for m in card.misconceptions
-        ],
-    }
-    return json.dumps(data, ensure_ascii=False, indent=1)
+    """The card as the judge sees it: valid JSON, one key point or misconception a line."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    points = [
+        dump({"id": p.id, "text": p.text, "weight": p.weight, "also_accepted": p.alternatives})
+        for p in card.key_points
+    ]
+    wrongs = [
+        dump({"id": m.id, "text": m.text, "also_phrased": m.alternatives})
+        for m in card.misconceptions
+    ]
+    return (
+        f'{{"question": {dump(card.question)},\n'
+        f' "reference_answer": {dump(card.reference_answer)},\n'
+        ' "key_points": [\n  ' + ",\n  ".join(points) + "],\n"
+        ' "misconceptions": [' + ("\n  " + ",\n  ".join(wrongs) if wrongs else "") + "]}"
+    )
 
 
 def _first_stage(grade: Grade | None) -> str:
