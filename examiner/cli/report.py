@@ -1,0 +1,1 @@
+"""`examiner report`: feedback for students and the class report (being built)."""
