@@ -27,8 +27,7 @@ format:
 	$(BIN)/ruff check --fix examiner tests benchmarks
 
 bench:
-	$(BIN)/examiner grade rubrics/cnn-lesson3.yaml ../shared/datasets/cnn-lesson3/submissions.csv --out /tmp/examiner-cnn.jsonl
-	$(BIN)/python benchmarks/cnn_agreement.py /tmp/examiner-cnn.jsonl ../shared/datasets/cnn-lesson3/graded_answers.jsonl
+	$(BIN)/python benchmarks/agreement.py ../shared/datasets
 
 example:
 	$(BIN)/examiner grade rubrics/cnn-lesson3.yaml examples/class-submissions.csv --out results.jsonl

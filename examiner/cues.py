@@ -211,7 +211,7 @@ def contradicts(segment: str, point: str) -> bool:
 
 
 _NON_ANSWERS = re.compile(
-    r"^\s*(?:i\s+)?(?:don'?t|do\s+not|dunno|have\s+no)\s*(?:know|idea|remember|clue)?\b"
+    r"^\s*(?:i\s+)?(?:(?:don'?t|do\s+not)\s+(?:know|remember)|have\s+no\s+(?:idea|clue)|dunno)\b"
     r"|^\s*(?:no\s+idea|not\s+sure|no\s+clue|idk|pass|skip|n/?a|\?+|-+|\.+)\s*[.!?]*\s*$",
     re.IGNORECASE,
 )
@@ -223,22 +223,20 @@ def is_non_answer(text: str) -> bool:
 
 
 def is_keyword_list(text: str) -> bool:
-    """A list of terms with no statement: many words, almost no function words.
+    """A long list of terms with no statement: many words, almost no function words.
 
     A teacher gives such lists little credit: naming the terms is not
-    explaining them.
+    explaining them. Short enumerations (the five steps of a process), numbers
+    and code are answers, not lists of keywords, so they are left alone.
     """
-    tokens = words(text)
-    if len(tokens) < 6:
+    if re.search(r"[{}();]", text):
+        return False
+    tokens = [t for t in words(text) if not any(ch.isdigit() for ch in t)]
+    if len(tokens) < 12:
         return False
     function_words = sum(t in STOPWORDS for t in tokens)
-    separators = text.count(",") + text.count(";") + text.count("\n")
-    if function_words / len(tokens) < 0.12:
+    if function_words / len(tokens) < 0.1:
         return True
-    # "a, b, c, d, e, f": short comma-separated items.
+    # "a, b, c, d, ...": many short comma-separated items.
     items = [i for i in re.split(r"[,;\n]", text) if i.strip()]
-    return (
-        separators >= 5
-        and len(items) >= 6
-        and sum(len(i.split()) for i in items) / len(items) <= 2.2
-    )
+    return len(items) >= 8 and sum(len(i.split()) for i in items) / len(items) <= 2.2

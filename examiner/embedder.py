@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "Embedder",
     "SentenceTransformerEmbedder",
+    "TokenVectors",
     "load_embedder",
     "resolve_model",
 ]
@@ -30,12 +32,29 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", "default"}
 
 
+@dataclass(frozen=True)
+class TokenVectors:
+    """Contextual vectors of one text's tokens (unit length), with the word each belongs to.
+
+    Special tokens are left out; word pieces keep the whole word they are part
+    of, so "gradients" split as "gradient", "##s" gives two tokens of the word
+    "gradients".
+    """
+
+    words: tuple[str, ...]
+    vectors: NDArray[np.float32]
+
+
 class Embedder(Protocol):
     """Anything that turns texts into unit-length float32 vectors."""
 
     name: str
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], list[TokenVectors]]:
+        """Sentence vectors and token vectors of the same texts, from one forward pass."""
+        ...
 
 
 def resolve_model(name: str | None) -> tuple[str, str]:
@@ -106,6 +125,32 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], list[TokenVectors]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        self.load()
+        outputs = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            output_value=None,
+            convert_to_numpy=False,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        tokenizer = self._model.tokenizer
+        sentences = np.empty((len(outputs), self.dimension), dtype=np.float32)
+        tokens: list[TokenVectors] = []
+        for i, out in enumerate(outputs):
+            sentence = out["sentence_embedding"].float().numpy()
+            sentences[i] = sentence / max(float(np.linalg.norm(sentence)), 1e-12)
+            pieces = tokenizer.convert_ids_to_tokens(out["input_ids"].tolist())
+            vectors = out["token_embeddings"].float().numpy()
+            keep = [j for j, t in enumerate(pieces) if t not in tokenizer.all_special_tokens]
+            kept = vectors[keep]
+            kept /= np.maximum(np.linalg.norm(kept, axis=1, keepdims=True), 1e-12)
+            tokens.append(TokenVectors(_piece_words([pieces[j] for j in keep]), kept))
+        return sentences, tokens
+
     @property
     def dimension(self) -> int:
         self.load()
@@ -113,6 +158,20 @@ class SentenceTransformerEmbedder:
         get = getattr(self._model, "get_embedding_dimension", None)
         get = get or self._model.get_sentence_embedding_dimension
         return int(get())
+
+
+def _piece_words(pieces: list[str]) -> tuple[str, ...]:
+    """The whole word each sub-word piece belongs to (WordPiece '##' or SentencePiece '▁')."""
+    starts: list[int] = []
+    for j, piece in enumerate(pieces):
+        continues = piece.startswith("##") or (
+            j > 0 and not piece.startswith(("▁", "Ġ")) and any(p[:1] in "▁Ġ" for p in pieces)
+        )
+        starts.append(starts[-1] if continues and starts else j)
+    words: dict[int, str] = {}
+    for start, piece in zip(starts, pieces, strict=True):
+        words[start] = words.get(start, "") + piece.removeprefix("##").lstrip("▁Ġ")
+    return tuple(words[start].lower() for start in starts)
 
 
 def load_embedder(model: str | None = None) -> SentenceTransformerEmbedder:

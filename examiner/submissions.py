@@ -27,6 +27,8 @@ __all__ = [
     "Record",
     "iter_records",
     "iter_submissions",
+    "open_records",
+    "submission_from_record",
     "text_value",
 ]
 
@@ -89,7 +91,7 @@ def text_value(value: object) -> str | None:
 
 def iter_records(path: str | Path) -> Iterator[Record | Problem]:
     """Records of a `.csv`, `.tsv`, `.jsonl` or `.ndjson` file, bad rows as Problems."""
-    return _open_records(path)[1]
+    return open_records(path)[1]
 
 
 def iter_submissions(path: str | Path) -> Iterator[Submission | Problem]:
@@ -101,7 +103,7 @@ def iter_submissions(path: str | Path) -> Iterator[Submission | Problem]:
     that lacks a required column raises at once instead of failing every row.
     """
     shown = str(path)
-    columns, records = _open_records(path)
+    columns, records = open_records(path)
     if columns is not None:
         _require_columns(shown, columns)
     return _submissions(shown, records)
@@ -110,7 +112,7 @@ def iter_submissions(path: str | Path) -> Iterator[Submission | Problem]:
 # --- opening -------------------------------------------------------------------------------
 
 
-def _open_records(path: str | Path) -> tuple[tuple[str, ...] | None, Iterator[Record | Problem]]:
+def open_records(path: str | Path) -> tuple[tuple[str, ...] | None, Iterator[Record | Problem]]:
     """Check the file and read its header eagerly; return the header and the record stream."""
     shown = str(path)
     file = Path(path)
@@ -302,10 +304,10 @@ def _submissions(shown: str, records: Iterator[Record | Problem]) -> Iterator[Su
         if isinstance(item, Problem):
             yield item
         else:
-            yield from _to_submission(shown, item)
+            yield from submission_from_record(shown, item)
 
 
-def _to_submission(shown: str, record: Record) -> list[Submission] | list[Problem]:
+def submission_from_record(shown: str, record: Record) -> list[Submission] | list[Problem]:
     """One Submission, or every Problem of the record (so one pass shows them all)."""
     fields = {key.strip().lower(): value for key, value in record.fields.items()}
     problems: list[Problem] = []

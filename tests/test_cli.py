@@ -110,7 +110,7 @@ def test_grade_file_writes_jsonl_and_csv(grader, tmp_path: Path) -> None:  # typ
     with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
     assert [r["student_id"] for r in table] == ["ann", "cat", "eve"]
-    assert float(table[0]["score"]) >= 0.8
+    assert float(table[0]["score"]) >= 0.6 and table[0]["label"] != "incorrect"
     assert all(not r["feedback"].startswith(("=", "+", "-", "@")) for r in table)
 
 

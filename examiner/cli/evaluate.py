@@ -1,1 +1,173 @@
-"""`examiner evaluate` and `examiner calibrate` (being built)."""
+"""`examiner evaluate` and `examiner calibrate`: agreement with teachers, and fitting it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..errors import ExaminerError, Problem
+from ._app import app, err, escape, out, reports_errors
+
+RubricArg = Annotated[Path, typer.Argument(help="Rubric YAML file.")]
+GradedArg = Annotated[
+    Path,
+    typer.Argument(help="Graded answers (CSV/JSONL): student_id, card, answer and score or label."),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(help="Sentence-transformers model name or path (default: all-MiniLM-L6-v2)."),
+]
+
+
+def _grader(rubric: Path, model: str | None, cal: Any, scorer: str) -> Any:
+    from ..pipeline import Grader
+    from ..rubric import load_rubric
+
+    if scorer not in ("auto", "embedding", "lexical"):
+        raise typer.BadParameter("use auto, embedding or lexical", param_hint="--scorer")
+    return Grader(
+        load_rubric(rubric),
+        scorer=scorer,  # type: ignore[arg-type]
+        model=model,
+        calibration=cal,
+        notice=lambda msg: err.print(f"[yellow]notice:[/] {escape(msg)}"),
+    )
+
+
+def _report_problems(problems: list[Problem]) -> None:
+    for problem in problems[:20]:
+        err.print(f"[red]skipped[/] {escape(str(problem))}")
+    if len(problems) > 20:
+        err.print(f"… and {len(problems) - 20} more rows skipped")
+
+
+@app.command()
+@reports_errors
+def evaluate(
+    rubric: RubricArg,
+    graded: GradedArg,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibration JSON (default: the shipped one).")
+    ] = None,
+    model: ModelOpt = None,
+    scorer: Annotated[str, typer.Option(help="auto, embedding or lexical.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Grade teacher-graded answers and show how well examiner agrees with the teacher."""
+    from ..calibration import load_calibration
+    from ..evaluation import agreement, grade_graded
+    from ..graded import iter_graded
+
+    cal = load_calibration(calibration) if calibration else None
+    grader = _grader(rubric, model, cal, scorer)
+    answers = iter_graded(graded)
+    with err.status("grading…"):
+        scored, problems = grade_graded(grader, answers, str(graded))
+    _report_problems(problems)
+    report = agreement(scored)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    _print_agreement(report, title=f"Agreement with the teacher ({report.n} answers)")
+    _print_details(report)
+
+
+@app.command()
+@reports_errors
+def calibrate(
+    rubric: RubricArg,
+    graded: GradedArg,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Calibration JSON to write.")
+    ] = Path("calibration.json"),
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds, grouped by card.")] = 5,
+    model: ModelOpt = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Fit the similarity → credit mapping on teacher-graded answers, with its agreement."""
+    from ..calibration import hand_set_calibration, save_calibration
+    from ..embedder import resolve_model
+    from ..evaluation import assess_graded, fit_calibration
+    from ..graded import iter_graded
+
+    if output.exists() and not force:
+        raise ExaminerError(f"{output} exists: pass --force to overwrite it")
+    # Features are measured with the hand-set curve, the one the fit is applied with.
+    base = hand_set_calibration(resolve_model(model)[0])
+    grader = _grader(rubric, model, base, "embedding")
+    with err.status("measuring…"):
+        scored, problems = assess_graded(grader, iter_graded(graded), str(graded))
+    _report_problems(problems)
+    fitted, cv = fit_calibration(scored, base, folds, fitted_on=str(graded))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_calibration(fitted, output)
+    _print_agreement(cv, title=f"Cross-validated agreement ({folds} folds grouped by card)")
+    weights = Table(title="What the calibration learned", show_header=True, header_style="bold")
+    weights.add_column("signal")
+    weights.add_column("weight", justify="right")
+    assert fitted.score_model is not None
+    for name, w in zip(fitted.score_model.features, fitted.score_model.weights, strict=True):
+        weights.add_row(name, f"{w:+.3f}")
+    weights.add_row(
+        "share kept by the rubric's coverage", f"{fitted.score_model.coverage_share:.2f}"
+    )
+    out.print(weights)
+    out.print(
+        f"wrote {output} (for model {fitted.model}). Use it with "
+        f"`examiner grade … --calibration {output}`."
+    )
+
+
+def _print_agreement(report: Any, title: str) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("Pearson r", f"{report.pearson:.3f}")
+    table.add_row("Spearman ρ", f"{report.spearman:.3f}")
+    table.add_row("RMSE (0..1)", f"{report.rmse:.3f}")
+    if report.scale > 1:
+        table.add_row(f"RMSE (0..{report.scale:g})", f"{report.rmse_on_scale:.3f}")
+    table.add_row("MAE (0..1)", f"{report.mae:.3f}")
+    table.add_row(f"quadratic weighted κ ({report.qwk_bins})", f"{report.qwk:.3f}")
+    table.add_row("label accuracy", f"{report.label_accuracy:.3f}")
+    out.print(table)
+
+
+def _print_details(report: Any) -> None:
+    confusion = Table(title="Labels (rows: teacher, columns: examiner)", header_style="bold")
+    confusion.add_column("")
+    for label in report.labels:
+        confusion.add_column(label, justify="right")
+    for label, row in zip(report.labels, report.confusion, strict=True):
+        confusion.add_row(label, *[str(n) for n in row])
+    out.print(confusion)
+    cards = Table(title="Per card", header_style="bold")
+    for col in ("card", "n", "teacher mean", "examiner mean", "MAE", "r"):
+        cards.add_column(col, justify="left" if col == "card" else "right")
+    for c in report.per_card:
+        cards.add_row(
+            escape(c.card),
+            str(c.n),
+            f"{c.human_mean:.2f}",
+            f"{c.machine_mean:.2f}",
+            f"{c.mae:.2f}",
+            f"{c.pearson:.2f}",
+        )
+    out.print(cards)
+    worst = Table(title="Largest disagreements", header_style="bold")
+    for col in ("student", "card", "teacher", "examiner", "answer"):
+        worst.add_column(col, justify="right" if col in ("teacher", "examiner") else "left")
+    for w in report.worst:
+        answer = w.answer if len(w.answer) <= 80 else w.answer[:77] + "…"
+        worst.add_row(
+            escape(w.student_id),
+            escape(w.card),
+            f"{w.human:.2f}",
+            f"{w.machine:.2f}",
+            escape(" ".join(answer.split())),
+        )
+    out.print(worst)

@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 
 from ..calibration import Calibration
 from ..cues import contradicts, injection_segments, is_keyword_list, is_non_answer
+from ..embedder import TokenVectors
+from ..features import answer_features
 from ..feedback import write_feedback
 from ..models import (
     Flag,
@@ -29,13 +31,16 @@ from ..models import (
     Submission,
     label_for,
 )
-from ..text import split_segments
+from ..similarity import alignment
+from ..text import content_words, split_segments
 
 __all__ = [
+    "Assessment",
     "Evidence",
     "Scorer",
     "assess",
     "card_phrasings",
+    "ruled_score",
     "segments_of",
     "status_for",
     "trivial_grade",
@@ -53,12 +58,24 @@ def status_for(coverage: float) -> Status:
     return "missing"
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """A grade with the features its score came from (for calibration)."""
+
+    grade: Grade
+    features: dict[str, float] | None
+
+
 class Scorer(Protocol):
     """Grades a batch of (card, submission) pairs in one go."""
 
     name: ScorerName
     model: str
     calibration: Calibration
+
+    def assess_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Assessment]:
+        """Grades with the features behind them (None for answers with nothing to measure)."""
+        ...
 
     def score_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Grade]: ...
 
@@ -93,8 +110,12 @@ class Evidence:
     segments: list[str]
     kp_sims: NDArray[np.float32]
     mis_sims: NDArray[np.float32]
-    relevance: float
+    ref_sims: NDArray[np.float32]
+    question_sims: NDArray[np.float32]
     has_whole: bool = False
+    # Token vectors per segment and of the reference(s), where the scorer has them.
+    tokens: list[TokenVectors] | None = None
+    ref_tokens: list[TokenVectors] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)
 
 
@@ -141,7 +162,7 @@ def assess(
     ev: Evidence,
     cal: Calibration,
     scorer: ScorerName,
-) -> Grade:
+) -> Assessment:
     """Apply the rubric's rules to measured similarities."""
     flags: list[Flag] = []
     notes: list[str] = []
@@ -150,18 +171,21 @@ def assess(
     whole = n_seg - 1 if ev.has_whole else None
     real = [i for i in range(n_seg) if i != whole]
 
-    def set_aside(i: int) -> None:
-        """Take a segment out of scoring, with every segment that contains it."""
+    def set_aside(i: int, with_parts: bool = False) -> None:
+        """Take a segment out of scoring, with every segment that contains it (or its parts)."""
         for j in range(n_seg):
-            if ev.segments[i] in ev.segments[j]:
+            if ev.segments[i] in ev.segments[j] or (
+                with_parts and ev.segments[j] in ev.segments[i]
+            ):
                 usable[j] = False
 
     injected = injection_segments(ev.segments[: whole if whole is not None else n_seg])
     if injected:
-        # Words addressed to the grader earn nothing, and the whole answer
-        # that contains them is no longer a fair unit to match.
+        # Words addressed to the grader earn nothing, nor does any piece of
+        # them, and the whole answer that contains them is no longer a fair
+        # unit to match.
         for i in injected:
-            set_aside(i)
+            set_aside(i, with_parts=True)
         flags.append(Flag.POSSIBLE_INJECTION)
         notes.append("possible_injection: the answer addresses the grader; that text earns nothing")
 
@@ -247,22 +271,33 @@ def assess(
     if contradiction:
         flags.append(Flag.POSSIBLE_CONTRADICTION)
 
-    total = card.total_weight
-    credit = sum(p.weight * r.coverage for p, r in zip(card.key_points, results, strict=True))
-    score = credit / total - sum(m.penalty for m in found)
-    score = float(min(1.0, max(0.0, score)))
-
-    if ev.relevance < cal.off_topic_threshold and not injected:
+    counted = [i for i in range(n_seg) if usable[i]]
+    ref_sim = float(ev.ref_sims[counted].max()) if counted else 0.0
+    question_sim = float(ev.question_sims[counted].max()) if counted else 0.0
+    answer_words = [w for i in counted for w in content_words(ev.segments[i])]
+    aligned = _aligned(card, ev, counted)
+    features = answer_features(
+        card, results, answer_words, ref_sim, question_sim, contradiction, aligned
+    )
+    relevance = max(
+        float(ev.kp_sims.max(initial=0.0)),
+        float(ev.ref_sims.max(initial=0.0)),
+        float(ev.question_sims.max(initial=0.0)),
+    )
+    if relevance < cal.off_topic_threshold and not injected:
         flags.append(Flag.OFF_TOPIC)
-        notes.append(f"off_topic: best similarity to the card is {ev.relevance:.2f}")
+        notes.append(f"off_topic: best similarity to the card is {relevance:.2f}")
+    raw = cal.score_model.predict(features) if cal.score_model else features["coverage"]
+    # Nothing left to grade once the grader-directed text is set aside: nothing earned.
+    score = ruled_score(raw, features, found, flags, cal) if counted else 0.0
 
-    confidence = _confidence(card, results, score, ev, cal, flags)
+    confidence = _confidence(card, results, score, cal, flags)
     if confidence < cal.review_below or any(
         f in flags for f in (Flag.POSSIBLE_INJECTION, Flag.POSSIBLE_CONTRADICTION)
     ):
         flags.append(Flag.NEEDS_REVIEW)
 
-    return Grade(
+    grade = Grade(
         student_id=sub.student_id,
         card_id=card.id,
         answer=sub.answer,
@@ -281,6 +316,43 @@ def assess(
         row=sub.row,
         answer_id=sub.answer_id,
     )
+    return Assessment(grade, features)
+
+
+def ruled_score(
+    raw: float,
+    features: dict[str, float],
+    found: list[MisconceptionResult],
+    flags: list[Flag],
+    cal: Calibration,
+) -> float:
+    """The rubric's rules on top of whatever produced the raw score.
+
+    Misconceptions cost their penalty; a list of terms earns half, and never
+    more than the cap; an answer that addresses nothing on the card earns no
+    more than its key-point coverage, whatever other signals say. (A statement
+    of a key point's opposite is not penalised here: the cue is too noisy on
+    open text to take credit away; it halves that point's coverage, and the
+    grade is flagged for review.)
+    """
+    score = raw - sum(m.penalty for m in found)
+    if Flag.KEYWORD_LIST in flags:
+        score = min(score / 2, cal.keyword_list_cap)
+    if Flag.OFF_TOPIC in flags:
+        score = min(score, features["coverage"])
+    return float(min(1.0, max(0.0, score)))
+
+
+def _aligned(card: RubricCard, ev: Evidence, counted: list[int]) -> tuple[float, float] | None:
+    """Token alignment of the counted part of the answer with the reference."""
+    if ev.tokens is None:
+        return None
+    # The largest counted parts: clauses inside a counted sentence add nothing.
+    parts = [
+        i for i in counted if not any(j != i and ev.segments[i] in ev.segments[j] for j in counted)
+    ]
+    skip = frozenset(content_words(card.question))
+    return alignment([ev.tokens[i] for i in parts], ev.ref_tokens, skip)
 
 
 def evidence_seg_text(ev: Evidence, i: int) -> str:
@@ -323,7 +395,6 @@ def _confidence(
     card: RubricCard,
     results: list[KeyPointResult],
     score: float,
-    ev: Evidence,
     cal: Calibration,
     flags: list[Flag],
 ) -> float:

@@ -9,9 +9,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..calibration import Calibration, default_calibration
-from ..embedder import Embedder
+from ..embedder import Embedder, TokenVectors
 from ..models import Grade, RubricCard, ScorerName, Submission
-from .base import Evidence, assess, card_phrasings, segments_of, trivial_grade
+from .base import Assessment, Evidence, assess, card_phrasings, segments_of, trivial_grade
 
 __all__ = ["EmbeddingScorer"]
 
@@ -20,7 +20,22 @@ __all__ = ["EmbeddingScorer"]
 class _CardVectors:
     key_points: NDArray[np.float32]
     misconceptions: NDArray[np.float32]
-    context: NDArray[np.float32]
+    question: NDArray[np.float32]
+    reference: NDArray[np.float32]
+    reference_tokens: list[TokenVectors]
+
+
+def _references(card: RubricCard) -> list[str]:
+    """What a full answer looks like: the reference answer, first.
+
+    A card with a single key point is all that point, so each phrasing of it
+    is a full answer too (data sets with several reference answers are built
+    that way).
+    """
+    references = [card.reference_answer or " ".join(p.text for p in card.key_points)]
+    if len(card.key_points) == 1:
+        references.extend(t for t in card.key_points[0].phrasings if t not in references)
+    return references
 
 
 class EmbeddingScorer:
@@ -44,29 +59,35 @@ class EmbeddingScorer:
         todo = {self._card_key(c): c for c in cards if self._card_key(c) not in self._cards}
         if not todo:
             return
-        spans: list[tuple[tuple[str, str], int, int, int]] = []
+        spans: list[tuple[tuple[str, str], int, int, int, int]] = []
         texts: list[str] = []
         for key, card in todo.items():
             kp_texts, mis_texts = card_phrasings(card)
             start = len(texts)
             texts.extend(kp_texts)
             texts.extend(mis_texts)
-            texts.extend([card.question, card.reference_answer or card.question])
-            spans.append((key, start, len(kp_texts), len(mis_texts)))
-        vectors = self.embedder.encode(texts)
-        for key, start, n_kp, n_mis in spans:
+            references = _references(card)
+            texts.extend([card.question, *references])
+            spans.append((key, start, len(kp_texts), len(mis_texts), len(references)))
+        vectors, tokens = self.embedder.encode_tokens(texts)
+        for key, start, n_kp, n_mis, n_ref in spans:
             kp = vectors[start : start + n_kp]
             mis = vectors[start + n_kp : start + n_kp + n_mis]
-            ctx = np.vstack([kp, vectors[start + n_kp + n_mis : start + n_kp + n_mis + 2]])
-            self._cards[key] = _CardVectors(kp, mis, ctx)
+            end = start + n_kp + n_mis
+            self._cards[key] = _CardVectors(
+                kp, mis, vectors[end], vectors[end + 1], tokens[end + 1 : end + 1 + n_ref]
+            )
 
     def score_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Grade]:
-        grades: list[Grade | None] = [None] * len(items)
+        return [a.grade for a in self.assess_batch(items)]
+
+    def assess_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Assessment]:
+        grades: list[Assessment | None] = [None] * len(items)
         pending: list[tuple[int, tuple[list[str], bool]]] = []
         for i, (card, sub) in enumerate(items):
             trivial = trivial_grade(card, sub, self.name)
             if trivial is not None:
-                grades[i] = trivial
+                grades[i] = Assessment(trivial, None)
             else:
                 pending.append((i, segments_of(sub.answer)))
         self._encode_cards([items[i][0] for i, _ in pending])
@@ -75,19 +96,23 @@ class EmbeddingScorer:
         for _, (segments, _whole) in pending:
             for seg in segments:
                 index.setdefault(seg, len(index))
-        vectors = self.embedder.encode(list(index))
+        vectors, tokens = self.embedder.encode_tokens(list(index))
         models = {"embedding": self.model}
 
         for i, (segments, has_whole) in pending:
             card, sub = items[i]
             cv = self._cards[self._card_key(card)]
-            seg_vecs = vectors[[index[s] for s in segments]]
+            rows = [index[s] for s in segments]
+            seg_vecs = vectors[rows]
             evidence = Evidence(
                 segments=segments,
                 kp_sims=seg_vecs @ cv.key_points.T,
                 mis_sims=seg_vecs @ cv.misconceptions.T,
-                relevance=float((seg_vecs @ cv.context.T).max()),
+                ref_sims=seg_vecs @ cv.reference,
+                question_sims=seg_vecs @ cv.question,
                 has_whole=has_whole,
+                tokens=[tokens[r] for r in rows],
+                ref_tokens=cv.reference_tokens,
                 models=models,
             )
             grades[i] = assess(card, sub, evidence, self.calibration, self.name)

@@ -13,7 +13,7 @@ import numpy as np
 from ..calibration import Calibration, default_calibration
 from ..models import Grade, RubricCard, ScorerName, Submission
 from ..text import content_words
-from .base import Evidence, assess, card_phrasings, segments_of, trivial_grade
+from .base import Assessment, Evidence, assess, card_phrasings, segments_of, trivial_grade
 
 __all__ = ["LexicalScorer", "overlap"]
 
@@ -34,26 +34,28 @@ class LexicalScorer:
         self.calibration.check_model(self.model)
 
     def score_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Grade]:
-        return [self._score(card, sub) for card, sub in items]
+        return [a.grade for a in self.assess_batch(items)]
 
-    def _score(self, card: RubricCard, sub: Submission) -> Grade:
+    def assess_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Assessment]:
+        return [self._assess(card, sub) for card, sub in items]
+
+    def _assess(self, card: RubricCard, sub: Submission) -> Assessment:
         trivial = trivial_grade(card, sub, self.name)
         if trivial is not None:
-            return trivial
+            return Assessment(trivial, None)
         segments, has_whole = segments_of(sub.answer)
         seg_words = [set(content_words(s)) for s in segments]
         kp_texts, mis_texts = card_phrasings(card)
         kp_words = [set(content_words(t)) for t in kp_texts]
         mis_words = [set(content_words(t)) for t in mis_texts]
-        vocabulary = set(content_words(card.question + "\n" + card.reference_answer))
-        vocabulary = vocabulary.union(*kp_words)
-        answer_words = set().union(*seg_words)
-        relevance = len(answer_words & vocabulary) / max(len(answer_words), 1)
+        reference = set(content_words(card.reference_answer or "\n".join(kp_texts)))
+        question = set(content_words(card.question))
         evidence = Evidence(
             segments=segments,
             kp_sims=_matrix(seg_words, kp_words),
             mis_sims=_matrix(seg_words, mis_words),
-            relevance=relevance,
+            ref_sims=_matrix(seg_words, [reference])[:, 0],
+            question_sims=_matrix(seg_words, [question])[:, 0],
             has_whole=has_whole,
             models={"embedding": "lexical"},
         )
