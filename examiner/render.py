@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Group
 from rich.markup import escape
 from rich.panel import Panel
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
 from .models import Grade
 
-__all__ = ["grade_panel", "grades_table", "summary_table"]
+__all__ = ["RateColumn", "grade_panel", "grades_table", "run_summary_table", "summary_table"]
 
 _STATUS = {
     "covered": ("✔ covered", "green"),
@@ -76,5 +78,42 @@ def summary_table(
     table.add_row("rows skipped", str(problems))
     rate = f" ({graded / seconds:.0f} answers/s)" if seconds > 0 and graded else ""
     table.add_row("time", f"{seconds:.1f} s{rate}")
+    table.add_row("scorer", scorer)
+    return table
+
+
+class RateColumn(ProgressColumn):
+    """Answers a second, once there is a rate to show."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+
+
+def run_summary_table(summary: Any, db: Any, scorer: str) -> Table:
+    """What a stored run did now, and what it holds (a resumed run counts its earlier work)."""
+    stats = summary.stats
+    table = Table(title=f"Run {summary.run_id} in {db}", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    if summary.new_run:
+        table.add_row("this run", "new")
+    elif summary.graded == 0 and summary.skipped:
+        table.add_row("this run", "already complete: nothing graded again")
+    else:
+        table.add_row("this run", f"resumed ({summary.skipped} answers already stored)")
+    table.add_row("graded now", str(summary.graded))
+    if summary.reused:
+        table.add_row("unchanged, copied", str(summary.reused))
+    table.add_row("answers in the run", str(stats.answers))
+    for label in ("correct", "partial", "incorrect"):
+        table.add_row(f"  {label}", str(stats.labels.get(label, 0)))
+    flags = sorted(stats.flags.items(), key=lambda kv: -kv[1])
+    table.add_row("flagged", ", ".join(f"{k} {v}" for k, v in flags) or "none")
+    table.add_row("rows skipped", str(stats.problems))
+    if stats.tokens_in or stats.tokens_out:
+        table.add_row("judge tokens", f"{stats.tokens_in:,} in / {stats.tokens_out:,} out")
+    rate = f" ({summary.graded / summary.seconds:.0f} answers/s)" if summary.graded else ""
+    table.add_row("time", f"{summary.seconds:.1f} s{rate}")
     table.add_row("scorer", scorer)
     return table

@@ -231,3 +231,33 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert len(commands) == 2, "the README's first screen gives exactly two commands"
     assert "torch==2.13.0" in commands[0] and "torch==2.13.0" in commands[1]
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_grade_file_into_the_store_resumes_and_skips(tmp_path: Path) -> None:
+    subs = tmp_path / "subs.csv"
+    subs.write_text(
+        "student_id,card,answer\n"
+        "ann,15,The output has the same size as the input.\n"
+        "bob,12,The output is smaller than the input.\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "class.db"
+    first = run(
+        "grade", CNN_RUBRIC, subs, "--db", db, "--scorer", "lexical", "--out", tmp_path / "a.jsonl"
+    )
+    assert first.exit_code == 0, first.output
+    assert "graded now" in first.stdout and db.exists()
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 2
+
+    again = run("grade", CNN_RUBRIC, subs, "--db", db, "--scorer", "lexical")
+    assert again.exit_code == 0, again.output
+    assert "nothing graded again" in again.stdout
+
+    runs = run("runs", "--db", db)
+    assert runs.exit_code == 0 and "finished" in runs.stdout
+
+    # Without --db a file still goes to examiner.db in the working directory (the test's own).
+    default = run("grade", CNN_RUBRIC, subs, "--scorer", "lexical")
+    assert default.exit_code == 0 and Path("examiner.db").exists()
+    nodb = run("grade", CNN_RUBRIC, subs, "--scorer", "lexical", "--no-db", "--json")
+    assert nodb.exit_code == 0 and len(nodb.stdout.splitlines()) == 2

@@ -32,6 +32,16 @@ def grade(
         Path | None, typer.Option("--out", "-o", help="Write results to .jsonl or .csv.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print grades as JSON.")] = False,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            help="Store every grade in this SQLite database as it is made: an interrupted run "
+            "resumes, an unchanged one is not graded again. Default: examiner.db for a file.",
+        ),
+    ] = None,
+    no_db: Annotated[
+        bool, typer.Option("--no-db", help="Grade a file without storing it in a database.")
+    ] = False,
     scorer: Annotated[
         str, typer.Option(help="auto (embedding, lexical if no model), embedding or lexical.")
     ] = "auto",
@@ -146,9 +156,13 @@ def grade(
             _dry_run(grader, submissions, card, answer)
         elif card is not None:
             _grade_one(grader, card, answer, as_json)
-        else:
+        elif no_db:
             assert submissions is not None
             _grade_file(grader, submissions, output, as_json)
+        else:
+            assert submissions is not None
+            run = {"judge": _judge_identity(settings), "options": (concurrency, max_rpm)}
+            _grade_into_store(grader, rubric, submissions, db or Path("examiner.db"), output, run)
 
 
 def _read_answer(answer: str | None) -> str:
@@ -223,7 +237,7 @@ def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> 
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from ..render import grades_table, summary_table
+    from ..render import RateColumn, grades_table, summary_table
     from ..results import open_results
     from ..submissions import iter_records, iter_submissions
 
@@ -238,7 +252,7 @@ def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> 
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
-        "[progress.percentage]{task.percentage:>3.0f}%",
+        RateColumn(),
         TimeRemainingColumn(),
         console=err,
         transient=True,
@@ -276,6 +290,67 @@ def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> 
         out.print(_usage_line(grader.judge_settings.model, usage))
     if output is not None:
         out.print(f"wrote {sum(labels.values())} grades to {output}")
+
+
+def _judge_identity(settings: Any) -> dict[str, Any]:
+    """What of the judge's settings changes a grade (so a change starts a new run)."""
+    if settings is None:
+        return {"mode": "off"}
+    from ..judge.prompt import PROMPT_VERSION
+
+    return {"mode": settings.mode, "model": settings.model, "prompt": PROMPT_VERSION}
+
+
+def _grade_into_store(
+    grader: Any,
+    rubric: Path,
+    path: Path,
+    db: Path,
+    output: Path | None,
+    run: dict[str, Any],
+) -> None:
+    """Grade a file into the store, resuming or skipping what it already holds."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ..batch import run_batch
+    from ..render import RateColumn, run_summary_table
+    from ..results import open_results
+    from ..store import Store, latest_grades
+    from ..submissions import iter_records
+
+    total = sum(1 for _ in iter_records(path))
+    concurrency, max_rpm = run["options"]
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    with Store.open(db) as store, progress:
+        task = progress.add_task("grading", total=total)
+        summary = run_batch(
+            store,
+            grader,
+            rubric,
+            path,
+            settings={"judge": run["judge"]},
+            options={"concurrency": concurrency, "max_rpm": max_rpm},
+            on_progress=lambda n: progress.advance(task, n),
+            on_problem=lambda p: err.print(f"[red]skipped[/] {escape(str(p))}"),
+        )
+        if output is not None:
+            with open_results(output) as writer:
+                for grade in latest_grades(store, summary.run_id):
+                    writer.write(grade)
+    out.print(run_summary_table(summary, db, grader.scorer.name))
+    usage = grader.judge_usage
+    if usage is not None:
+        out.print(_usage_line(grader.judge_settings.model, usage))
+    if output is not None:
+        out.print(f"wrote {summary.stats.answers} grades to {output}")
 
 
 def _usage_line(model: str | None, usage: Any) -> str:
