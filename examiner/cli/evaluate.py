@@ -11,15 +11,11 @@ from rich.table import Table
 
 from ..errors import ExaminerError, Problem
 from ._app import app, err, escape, out, reports_errors
+from .options import CalibrationOpt, ForceOpt, ModelOpt, RubricArg, ScorerOpt, check_scorer
 
-RubricArg = Annotated[Path, typer.Argument(help="Rubric YAML file.")]
 GradedArg = Annotated[
     Path,
     typer.Argument(help="Graded answers (CSV/JSONL): student_id, card, answer and score or label."),
-]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(help="Sentence-transformers model name or path (default: all-MiniLM-L6-v2)."),
 ]
 
 
@@ -27,8 +23,7 @@ def _grader(rubric: Path, model: str | None, cal: Any, scorer: str) -> Any:
     from ..pipeline import Grader
     from ..rubric import load_rubric
 
-    if scorer not in ("auto", "embedding", "lexical"):
-        raise typer.BadParameter("use auto, embedding or lexical", param_hint="--scorer")
+    check_scorer(scorer)
     return Grader(
         load_rubric(rubric),
         scorer=scorer,  # type: ignore[arg-type]
@@ -50,11 +45,9 @@ def _report_problems(problems: list[Problem]) -> None:
 def evaluate(
     rubric: RubricArg,
     graded: GradedArg,
-    calibration: Annotated[
-        Path | None, typer.Option(help="Calibration JSON (default: the shipped one).")
-    ] = None,
+    calibration: CalibrationOpt = None,
     model: ModelOpt = None,
-    scorer: Annotated[str, typer.Option(help="auto, embedding or lexical.")] = "auto",
+    scorer: ScorerOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Grade teacher-graded answers and show how well examiner agrees with the teacher."""
@@ -86,7 +79,7 @@ def calibrate(
     ] = Path("calibration.json"),
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds, grouped by card.")] = 5,
     model: ModelOpt = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Fit the similarity → credit mapping on teacher-graded answers, with its agreement."""
     from ..calibration import hand_set_calibration, save_calibration

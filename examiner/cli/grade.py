@@ -12,12 +12,22 @@ import typer
 
 from ..errors import Problem
 from ._app import app, err, escape, out, reports_errors
+from .options import (
+    ApiKeyOpt,
+    BaseUrlOpt,
+    CalibrationOpt,
+    JudgeModelOpt,
+    ModelOpt,
+    RubricArg,
+    ScorerOpt,
+    check_scorer,
+)
 
 
 @app.command()
 @reports_errors
 def grade(
-    rubric: Annotated[Path, typer.Argument(help="Rubric YAML file.")],
+    rubric: RubricArg,
     submissions: Annotated[
         Path | None,
         typer.Argument(help="Submissions CSV or JSONL (student_id, card, answer)."),
@@ -42,16 +52,9 @@ def grade(
     no_db: Annotated[
         bool, typer.Option("--no-db", help="Grade a file without storing it in a database.")
     ] = False,
-    scorer: Annotated[
-        str, typer.Option(help="auto (embedding, lexical if no model), embedding or lexical.")
-    ] = "auto",
-    model: Annotated[
-        str | None,
-        typer.Option(help="Sentence-transformers model name or path (default: all-MiniLM-L6-v2)."),
-    ] = None,
-    calibration: Annotated[
-        Path | None, typer.Option(help="Calibration JSON fitted by `examiner calibrate`.")
-    ] = None,
+    scorer: ScorerOpt = "auto",
+    model: ModelOpt = None,
+    calibration: CalibrationOpt = None,
     judge: Annotated[
         str | None,
         typer.Option(
@@ -61,29 +64,9 @@ def grade(
             rich_help_panel="LLM judge",
         ),
     ] = None,
-    judge_model: Annotated[
-        str | None,
-        typer.Option(
-            help="Judge model (default: EXAMINER_JUDGE_MODEL).", rich_help_panel="LLM judge"
-        ),
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 "
-            "(default: OPENAI_BASE_URL, else OpenAI).",
-            rich_help_panel="LLM judge",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            help="API key (default: OPENAI_API_KEY). Prefer the environment or .env: a flag "
-            "shows in the process list.",
-            rich_help_panel="LLM judge",
-            show_default=False,
-        ),
-    ] = None,
+    judge_model: JudgeModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
     concurrency: Annotated[
         int, typer.Option(help="Judge requests in flight at once.", rich_help_panel="LLM judge")
     ] = 8,
@@ -122,8 +105,7 @@ def grade(
     from ..pipeline import Grader
     from ..rubric import load_rubric
 
-    if scorer not in ("auto", "embedding", "lexical"):
-        raise typer.BadParameter("use auto, embedding or lexical", param_hint="--scorer")
+    check_scorer(scorer)
     if judge is not None and judge not in ("off", "auto", "always"):
         raise typer.BadParameter("use off, auto or always", param_hint="--judge")
     if (submissions is None) == (card is None):

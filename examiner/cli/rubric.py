@@ -10,6 +10,7 @@ import typer
 
 from ..errors import ExaminerError, InputError
 from ._app import err, escape, out, reports_errors, rubric_app
+from .options import ApiKeyOpt, BaseUrlOpt, ForceOpt, JudgeModelOpt
 
 
 @rubric_app.command("build")
@@ -20,7 +21,7 @@ def rubric_build(
         Path | None, typer.Option("-o", "--output", help="Rubric YAML to write (default: stdout).")
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title of the rubric.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: ForceOpt = False,
     llm: Annotated[
         bool,
         typer.Option(
@@ -30,25 +31,9 @@ def rubric_build(
             rich_help_panel="LLM judge",
         ),
     ] = False,
-    judge_model: Annotated[
-        str | None,
-        typer.Option(help="Model (default: EXAMINER_JUDGE_MODEL).", rich_help_panel="LLM judge"),
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            help="OpenAI-compatible server (default: OPENAI_BASE_URL, else OpenAI).",
-            rich_help_panel="LLM judge",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            help="API key (default: OPENAI_API_KEY; prefer the environment).",
-            rich_help_panel="LLM judge",
-            show_default=False,
-        ),
-    ] = None,
+    judge_model: JudgeModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
     concurrency: Annotated[
         int, typer.Option(help="Requests in flight at once.", rich_help_panel="LLM judge")
     ] = 8,
