@@ -72,7 +72,16 @@ def test_grade_a_class_with_the_judge(grader, server, subs, tmp_path) -> None:  
     assert (tmp_path / "home" / "judge-cache.sqlite3").is_file()
     assert SECRET.encode() not in everything_written(tmp_path)
 
-    again = run("grade", CNN_RUBRIC, subs, "--judge", "always", "--out", tmp_path / "r.csv")
+    # The same class again: the store already holds the run, nothing is graded or sent.
+    stored = run("grade", CNN_RUBRIC, subs, "--judge", "always", "--out", tmp_path / "s.csv")
+    assert stored.exit_code == 0, stored.output
+    assert "nothing graded again" in stored.stdout
+    assert len(server.chat_requests) == 3
+
+    # Without the store, every verdict comes from the judge cache: still nothing sent.
+    again = run(
+        "grade", CNN_RUBRIC, subs, "--judge", "always", "--no-db", "--out", tmp_path / "r.csv"
+    )
     assert again.exit_code == 0, again.output
     assert len(server.chat_requests) == 3  # all from the cache
     assert "(3 from the cache)" in again.stdout and "tokens 0 in / 0 out" in again.stdout

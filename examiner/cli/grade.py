@@ -144,7 +144,8 @@ def grade(
         else:
             assert submissions is not None
             run = {"judge": _judge_identity(settings), "options": (concurrency, max_rpm)}
-            _grade_into_store(grader, rubric, submissions, db or Path("examiner.db"), output, run)
+            store = db or Path("examiner.db")
+            _grade_into_store(grader, rubric, submissions, store, output, as_json, run)
 
 
 def _read_answer(answer: str | None) -> str:
@@ -289,9 +290,14 @@ def _grade_into_store(
     path: Path,
     db: Path,
     output: Path | None,
+    as_json: bool,
     run: dict[str, Any],
 ) -> None:
-    """Grade a file into the store, resuming or skipping what it already holds."""
+    """Grade a file into the store, resuming or skipping what it already holds.
+
+    With --json the run's grades go to stdout as JSON lines and the summary to
+    stderr, so the output can be piped.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from ..batch import run_batch
@@ -327,12 +333,16 @@ def _grade_into_store(
             with open_results(output) as writer:
                 for grade in latest_grades(store, summary.run_id):
                     writer.write(grade)
-    out.print(run_summary_table(summary, db, grader.scorer.name))
+        if as_json:
+            for grade in latest_grades(store, summary.run_id):
+                sys.stdout.write(grade.model_dump_json() + "\n")
+    console = err if as_json else out
+    console.print(run_summary_table(summary, db, grader.scorer.name))
     usage = grader.judge_usage
     if usage is not None:
-        out.print(_usage_line(grader.judge_settings.model, usage))
+        console.print(_usage_line(grader.judge_settings.model, usage))
     if output is not None:
-        out.print(f"wrote {summary.stats.answers} grades to {output}")
+        console.print(f"wrote {summary.stats.answers} grades to {output}")
 
 
 def _usage_line(model: str | None, usage: Any) -> str:
