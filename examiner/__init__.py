@@ -8,8 +8,10 @@ grade = grader.grade("same-conv", "The output has the same size as the input.")
 from __future__ import annotations
 
 from .calibration import Calibration, load_calibration
+from .config import JudgeSettings, judge_settings
 from .decks import load_deck
 from .errors import ExaminerError, InputError, Problem
+from .graded import GradedAnswer, iter_graded
 from .models import (
     Card,
     Deck,
@@ -34,8 +36,10 @@ __all__ = [
     "Deck",
     "ExaminerError",
     "Grade",
+    "GradedAnswer",
     "Grader",
     "InputError",
+    "JudgeSettings",
     "KeyPoint",
     "KeyPointResult",
     "Misconception",
@@ -47,7 +51,9 @@ __all__ = [
     "__version__",
     "build_rubric",
     "check_rubric",
+    "iter_graded",
     "iter_submissions",
+    "judge_settings",
     "load_calibration",
     "load_deck",
     "load_rubric",
