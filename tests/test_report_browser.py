@@ -1,0 +1,183 @@
+"""The class report and a student page in a real browser (headless Chromium).
+
+Debian's `chromium` (installed by `.ci/run`) driven by Playwright's Python
+package: no browser is downloaded. Every request the pages make is routed
+through a guard that refuses anything but `file:` and `data:` URLs, so the
+test also proves the reports need no network. Screenshots are written to
+`test-artifacts/` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examiner.batch import run_batch
+from examiner.pipeline import Grader
+from examiner.reports import load_report_data, write_reports
+from examiner.rubric import load_rubric
+from examiner.store import Store
+
+from .conftest import CNN_RUBRIC, EXAMPLE_CLASS, ROOT
+
+CHROMIUM = Path(os.environ.get("EXAMINER_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCRIPT = "<script>alert(1)</script>"
+
+if not CHROMIUM.is_file():
+    pytest.skip(
+        f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
+)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example class plus one student who tries to inject a script."""
+    root = tmp_path_factory.mktemp("browser")
+    answers = root / "answers.csv"
+    shutil.copyfile(EXAMPLE_CLASS, answers)
+    with answers.open("a", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerow(["zed", "1", f"It is the loss. {SCRIPT}"])
+    with Store.open(root / "class.db") as store:
+        run_batch(store, Grader(load_rubric(CNN_RUBRIC), scorer="lexical"), CNN_RUBRIC, answers)
+    data = load_report_data(root / "class.db")
+    write_reports(data, root / "reports", ("html",))
+    return root / "reports"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Watched:
+    """A page, with its console errors, page errors, dialogs and refused requests."""
+
+    def __init__(self, browser: Any, width: int = 1280, height: int = 900) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.refused: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", self._dialog)
+        self.context.route("**/*", self._guard)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _guard(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            self.refused.append(url)
+            route.abort()
+
+    def open(self, path: Path) -> Any:
+        self.page.goto(path.as_uri(), wait_until="load")
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser: Any) -> Iterator[Watched]:
+    page = Watched(browser)
+    yield page
+    page.close()
+
+
+def _artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name
+
+
+def test_the_class_report_renders_cleanly(reports: Path, watched: Watched) -> None:
+    page = watched.open(reports / "class-report.html")
+    assert page.title().startswith("Class report")
+    assert page.locator("svg.plot").count() == 4
+    for name in ("students", "scores", "cards", "heatmap"):
+        box = page.locator(f"svg.plot-{name}").bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 100, name
+    page.screenshot(path=_artifact("class-report.png"), full_page=True)
+    assert watched.errors == []
+    assert watched.refused == []
+    assert watched.dialogs == []
+
+
+def test_tables_sort_without_a_library(reports: Path, watched: Watched) -> None:
+    page = watched.open(reports / "class-report.html")
+    column = "#student-table tbody tr td:nth-child(3)"
+
+    def percents() -> list[float]:
+        return [float(t) for t in page.locator(column).all_inner_texts()]
+
+    header = page.locator("#student-table thead th").nth(2)
+    header.locator("button").click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    assert percents() == sorted(percents())
+    header.locator("button").click()
+    assert header.get_attribute("aria-sort") == "descending"
+    assert percents() == sorted(percents(), reverse=True)
+    assert watched.errors == []
+
+
+def test_an_injected_script_is_shown_as_text(reports: Path, watched: Watched) -> None:
+    page = watched.open(reports / "students" / "zed.html")
+    assert SCRIPT in page.locator("blockquote.answer").first.inner_text()
+    assert page.locator("main script").count() == 0
+    page.screenshot(path=_artifact("student-report.png"), full_page=True)
+    assert watched.dialogs == [] and watched.errors == [] and watched.refused == []
+
+
+def test_readable_on_a_phone(reports: Path, browser: Any) -> None:
+    phone = Watched(browser, width=390, height=844)
+    try:
+        for path in (reports / "class-report.html", reports / "students" / "ana.html"):
+            page = phone.open(path)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, f"{path.name} scrolls sideways on a phone by {overflow}px"
+        page.screenshot(path=_artifact("student-report-phone.png"), full_page=False)
+        assert phone.errors == [] and phone.refused == []
+    finally:
+        phone.close()
+
+
+def test_printable(reports: Path, watched: Watched) -> None:
+    page = watched.open(reports / "class-report.html")
+    page.emulate_media(media="print")
+    assert not page.locator("nav.toc").is_visible()
+    assert page.locator("svg.plot").first.is_visible()
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
