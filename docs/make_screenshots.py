@@ -24,16 +24,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# The browser set-up the report tests use: the pictures show what the tests check.
+sys.path.insert(0, str(ROOT))
+from tests.browser import is_local, launch  # noqa: E402
 
 
 def examiner(*args: str) -> None:
@@ -44,7 +37,7 @@ def examiner(*args: str) -> None:
 
 
 def only_local(route: Any) -> None:
-    if route.request.url.startswith(("file:", "data:")):
+    if is_local(route.request.url):
         route.continue_()
     else:
         route.abort()
@@ -83,7 +76,7 @@ def main() -> None:
         )
         examiner("report", str(db), "-o", str(reports))
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
+            browser = launch(playwright, args.chromium)
             try:
                 shoot(browser, reports / "class-report.html", DOCS / "class-report.png", 1200, 1400)
                 student = reports / "students" / f"{args.student}.html"

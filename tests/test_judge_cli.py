@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,12 @@ def run(*args: object, input: str | None = None):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedOpenAI]:
-    """The scripted server, configured the way a user would: environment variables."""
-    with ScriptedOpenAI() as srv:
-        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-        monkeypatch.setenv("EXAMINER_JUDGE_MODEL", "scripted-judge")
-        yield srv
+def server(server: ScriptedOpenAI, monkeypatch: pytest.MonkeyPatch) -> ScriptedOpenAI:
+    """The scripted server (conftest's), configured the way a user would: environment variables."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("EXAMINER_JUDGE_MODEL", "scripted-judge")
+    return server
 
 
 @pytest.fixture

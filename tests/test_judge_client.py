@@ -6,8 +6,6 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 
@@ -17,30 +15,9 @@ from examiner.judge.client import JudgeClient, RateLimiter
 from examiner.judge.prompt import judge_messages
 from examiner.judge.verdict import Verdict, card_problems, verdict_schema
 
+from .conftest import JUDGE_KEY, scripted_judge
 from .openai_server import Reply, ScriptedOpenAI, Slow, Status
 from .test_judge_unit import ANSWER, CARD
-
-SECRET = "sk-test-client-7f3c9a1e5d"
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedOpenAI]:
-    with ScriptedOpenAI() as srv:
-        yield srv
-
-
-def settings_for(server: ScriptedOpenAI, **changes: object) -> JudgeSettings:
-    base = JudgeSettings(
-        model="scripted",
-        base_url=server.base_url,
-        api_key=SECRET,
-        mode="always",
-        timeout=0.5,
-        max_retries=1,
-        max_reasks=1,
-        cache=False,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def good_verdict() -> dict[str, object]:
@@ -75,25 +52,25 @@ def ask(client: JudgeClient):  # type: ignore[no-untyped-def]
 
 def test_a_correct_verdict_end_to_end(server: ScriptedOpenAI) -> None:
     server.script(Reply(good_verdict(), prompt_tokens=321, completion_tokens=45))
-    client = JudgeClient(settings_for(server))
+    client = JudgeClient(scripted_judge(server))
     reply = ask(client)
     assert reply.value.key_points[0].status == "covered"
     assert (reply.tokens_in, reply.tokens_out, reply.calls) == (321, 45, 1)
     (request,) = server.chat_requests
     body = request.body
-    assert body["model"] == "scripted" and body["temperature"] == 0 and body["seed"] == 7
+    assert body["model"] == "scripted-judge" and body["temperature"] == 0 and body["seed"] == 7
     fmt = body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
     assert fmt["json_schema"]["schema"] == verdict_schema(CARD)
     # The key goes in the Authorization header and nowhere else.
-    assert request.headers.get("authorization") == f"Bearer {SECRET}"
+    assert request.headers.get("authorization") == f"Bearer {JUDGE_KEY}"
     others = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
-    assert SECRET not in json.dumps(others) and SECRET.encode() not in request.raw
+    assert JUDGE_KEY not in json.dumps(others) and JUDGE_KEY.encode() not in request.raw
 
 
 def test_malformed_json_then_a_good_reply_is_reasked(server: ScriptedOpenAI) -> None:
     server.script(Reply('{"key_points": [ this is not json'), Reply(good_verdict()))
-    reply = ask(JudgeClient(settings_for(server)))
+    reply = ask(JudgeClient(scripted_judge(server)))
     assert reply.calls == 2
     second = server.chat_requests[1].messages
     assert second[-2] == {"role": "assistant", "content": '{"key_points": [ this is not json'}
@@ -106,27 +83,27 @@ def test_a_verdict_that_does_not_fit_the_card_is_reasked_with_the_problem(
     wrong = good_verdict()
     wrong["key_points"] = wrong["key_points"][:2]  # type: ignore[index]
     server.script(Reply(wrong), Reply(good_verdict()))
-    assert ask(JudgeClient(settings_for(server))).calls == 2
+    assert ask(JudgeClient(scripted_judge(server))).calls == 2
     assert "centred" in server.chat_requests[1].messages[-1]["content"]
 
 
 def test_replies_still_invalid_after_the_reasks_are_a_typed_error(server: ScriptedOpenAI) -> None:
     server.script(*[Reply("no JSON here", prompt_tokens=10, completion_tokens=3)] * 3)
     with pytest.raises(JudgeInvalidReply) as caught:
-        ask(JudgeClient(settings_for(server, max_reasks=2)))
+        ask(JudgeClient(scripted_judge(server, max_reasks=2)))
     assert len(server.chat_requests) == 3
     assert caught.value.tokens_in == 30 and caught.value.tokens_out == 9
 
 
 def test_code_fences_around_the_json_are_accepted(server: ScriptedOpenAI) -> None:
     server.script(Reply("```json\n" + json.dumps(good_verdict()) + "\n```"))
-    assert ask(JudgeClient(settings_for(server))).calls == 1
+    assert ask(JudgeClient(scripted_judge(server))).calls == 1
 
 
 def test_429_with_retry_after_is_retried_after_waiting(server: ScriptedOpenAI) -> None:
     server.script(Status(429, {"Retry-After": "1"}), Reply(good_verdict()))
     started = time.monotonic()
-    reply = ask(JudgeClient(settings_for(server)))
+    reply = ask(JudgeClient(scripted_judge(server)))
     assert reply.value.overall_score == 0.7
     first, second = server.chat_requests
     assert second.at - first.at >= 0.95  # Retry-After: 1 was honoured
@@ -137,13 +114,13 @@ def test_429_with_retry_after_is_retried_after_waiting(server: ScriptedOpenAI) -
 def test_429_forever_is_bounded_then_a_typed_error(server: ScriptedOpenAI) -> None:
     server.script(*[Status(429, {"Retry-After": "0.1"})] * 5)
     with pytest.raises(JudgeUnavailable, match="429"):
-        ask(JudgeClient(settings_for(server, max_retries=2)))
+        ask(JudgeClient(scripted_judge(server, max_retries=2)))
     assert len(server.chat_requests) == 3
 
 
 def test_500_is_retried(server: ScriptedOpenAI) -> None:
     server.script(Status(500), Reply(good_verdict()))
-    assert ask(JudgeClient(settings_for(server))).calls == 1
+    assert ask(JudgeClient(scripted_judge(server))).calls == 1
     assert len(server.chat_requests) == 2
 
 
@@ -151,7 +128,7 @@ def test_a_slow_reply_times_out_is_retried_then_fails(server: ScriptedOpenAI) ->
     server.script(Slow(3), Slow(3))
     started = time.monotonic()
     with pytest.raises(JudgeUnavailable, match=r"no reply within 0\.5 s"):
-        ask(JudgeClient(settings_for(server, max_retries=1)))
+        ask(JudgeClient(scripted_judge(server, max_retries=1)))
     assert len(server.chat_requests) == 2
     assert time.monotonic() - started < 2.5
 
@@ -161,23 +138,23 @@ def test_an_unreachable_server_is_a_typed_error() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = JudgeSettings(
-        model="m", base_url=f"http://127.0.0.1:{port}/v1", api_key=SECRET, max_retries=0
+        model="m", base_url=f"http://127.0.0.1:{port}/v1", api_key=JUDGE_KEY, max_retries=0
     )
     with pytest.raises(JudgeUnavailable, match="cannot reach") as caught:
         ask(JudgeClient(settings))
-    assert SECRET not in str(caught.value)
+    assert JUDGE_KEY not in str(caught.value)
 
 
 def test_without_a_model_or_an_endpoint_nothing_is_sent() -> None:
     with pytest.raises(JudgeConfigError, match="EXAMINER_JUDGE_MODEL"):
-        JudgeClient(JudgeSettings(api_key=SECRET))
+        JudgeClient(JudgeSettings(api_key=JUDGE_KEY))
     with pytest.raises(JudgeConfigError, match="OPENAI_API_KEY"):
         JudgeClient(JudgeSettings(model="m"))
 
 
 def test_a_server_without_json_schema_gets_json_mode_and_the_schema_in_the_prompt() -> None:
     with ScriptedOpenAI(json_schema=False) as server:  # replies by reading the prompt
-        client = JudgeClient(settings_for(server))
+        client = JudgeClient(scripted_judge(server))
         assert ask(client).calls == 1
         refused, fallback = server.chat_requests
         assert refused.body["response_format"]["type"] == "json_schema"
@@ -194,10 +171,10 @@ def test_the_key_never_reaches_the_logs(
 ) -> None:
     server.script(Status(500), Reply("bad"), Reply(good_verdict()))
     with caplog.at_level(logging.DEBUG):
-        ask(JudgeClient(settings_for(server)))
+        ask(JudgeClient(scripted_judge(server)))
     assert caplog.records  # the SDK did log at debug level
-    assert all(SECRET not in r.getMessage() for r in caplog.records)
-    assert SECRET not in caplog.text
+    assert all(JUDGE_KEY not in r.getMessage() for r in caplog.records)
+    assert JUDGE_KEY not in caplog.text
 
 
 def test_the_rate_limit_spaces_requests() -> None:
@@ -222,7 +199,7 @@ def test_an_option_the_model_refuses_is_dropped(server: ScriptedOpenAI) -> None:
         }
     }
     server.script(Status(400, body=refusal), Reply(good_verdict()))
-    client = JudgeClient(settings_for(server))
+    client = JudgeClient(scripted_judge(server))
     assert ask(client).calls == 1
     refused, accepted = server.chat_requests
     assert "max_tokens" in refused.body and "max_completion_tokens" not in refused.body

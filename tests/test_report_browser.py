@@ -24,20 +24,11 @@ from examiner.reports import load_report_data, write_reports
 from examiner.rubric import load_rubric
 from examiner.store import Store
 
+from .browser import is_local, launch
 from .conftest import CNN_RUBRIC, EXAMPLE_CLASS, ROOT
 
 CHROMIUM = Path(os.environ.get("EXAMINER_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCRIPT = "<script>alert(1)</script>"
 
 if not CHROMIUM.is_file():
@@ -68,7 +59,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        launched = launch(playwright, str(CHROMIUM))
         try:
             yield launched
         finally:
@@ -95,7 +86,7 @@ class Watched:
 
     def _guard(self, route: Any) -> None:
         url = route.request.url
-        if url.startswith(("file:", "data:")):
+        if is_local(url):
             route.continue_()
         else:
             self.refused.append(url)

@@ -117,28 +117,33 @@ def test_each_earlier_version_is_upgraded_with_its_data(tmp_path: Path, version:
         assert store.run_stats(run_id).answers == 1
 
 
-def test_a_database_from_a_newer_examiner_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sql", "params", "refusal"),
+    [
+        pytest.param(
+            "INSERT INTO schema_migrations VALUES (?, 'from the future', '2099-01-01')",
+            (len(MIGRATIONS) + 1,),
+            r"newer examiner \(schema version \d+; this one knows",
+            id="a-database-from-a-newer-examiner",
+        ),
+        pytest.param(
+            "UPDATE schema_migrations SET name = 'something else' WHERE version = 1",
+            (),
+            "incompatible version",
+            id="a-renamed-step",
+        ),
+    ],
+)
+def test_steps_this_examiner_does_not_know_are_refused(
+    tmp_path: Path, sql: str, params: tuple[object, ...], refusal: str
+) -> None:
     db = tmp_path / "examiner.db"
     Store.open(db).close()
     conn = sqlite3.connect(db)
-    conn.execute(
-        "INSERT INTO schema_migrations VALUES (?, 'from the future', '2099-01-01')",
-        (len(MIGRATIONS) + 1,),
-    )
+    conn.execute(sql, params)
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match=r"newer examiner \(schema version \d+; this one knows"):
-        Store.open(db)
-
-
-def test_a_renamed_step_is_refused(tmp_path: Path) -> None:
-    db = tmp_path / "examiner.db"
-    Store.open(db).close()
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE schema_migrations SET name = 'something else' WHERE version = 1")
-    conn.commit()
-    conn.close()
-    with pytest.raises(StoreError, match="incompatible version"):
+    with pytest.raises(StoreError, match=refusal):
         Store.open(db)
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,11 +17,15 @@ from .options import (
     BaseUrlOpt,
     CalibrationOpt,
     JudgeModelOpt,
+    JudgeOpt,
     ModelOpt,
     RubricArg,
     ScorerOpt,
     check_scorer,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 @app.command()
@@ -55,15 +59,7 @@ def grade(
     scorer: ScorerOpt = "auto",
     model: ModelOpt = None,
     calibration: CalibrationOpt = None,
-    judge: Annotated[
-        str | None,
-        typer.Option(
-            "--judge",
-            help="LLM judge: off, auto (only answers the embedding stage is unsure of or "
-            "flagged) or always. Default: auto if a judge model is configured, else off.",
-            rich_help_panel="LLM judge",
-        ),
-    ] = None,
+    judge: JudgeOpt = None,
     judge_model: JudgeModelOpt = None,
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
@@ -218,9 +214,7 @@ def _dry_run(grader: Any, submissions: Path | None, card: str | None, answer: st
 def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> None:
     from contextlib import nullcontext
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from ..render import RateColumn, grades_table, summary_table
+    from ..render import grades_table, summary_table
     from ..results import open_results
     from ..submissions import iter_records, iter_submissions
 
@@ -231,16 +225,7 @@ def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> 
     shown: list[Any] = []
     started = time.perf_counter()
     writer_ctx = open_results(output) if output else nullcontext(None)
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=as_json,
-    )
+    progress = _progress(hidden=as_json)
     with writer_ctx as writer, progress:
         task = progress.add_task("grading", total=total)
         for item in grader.grade_many(iter_submissions(path), source=str(path)):
@@ -275,6 +260,24 @@ def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> 
         out.print(f"wrote {sum(labels.values())} grades to {output}")
 
 
+def _progress(*, hidden: bool = False) -> Progress:
+    """The bar a file is graded under: on stderr, gone when done, so stdout stays the results."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ..render import RateColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=hidden,
+    )
+
+
 def _judge_identity(settings: Any) -> dict[str, Any]:
     """What of the judge's settings changes a grade (so a change starts a new run)."""
     if settings is None:
@@ -298,25 +301,15 @@ def _grade_into_store(
     With --json the run's grades go to stdout as JSON lines and the summary to
     stderr, so the output can be piped.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from ..batch import run_batch
-    from ..render import RateColumn, run_summary_table
+    from ..render import run_summary_table
     from ..results import open_results
     from ..store import Store, latest_grades
     from ..submissions import iter_records
 
     total = sum(1 for _ in iter_records(path))
     concurrency, max_rpm = run["options"]
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
+    progress = _progress()
     with Store.open(db) as store, progress:
         task = progress.add_task("grading", total=total)
         summary = run_batch(

@@ -13,6 +13,7 @@ __all__ = [
     "CalibrationOpt",
     "ForceOpt",
     "JudgeModelOpt",
+    "JudgeOpt",
     "ModelOpt",
     "RubricArg",
     "ScorerOpt",
@@ -34,6 +35,15 @@ ScorerOpt = Annotated[
     str, typer.Option(help="auto (embedding, lexical if no model), embedding or lexical.")
 ]
 ForceOpt = Annotated[bool, typer.Option(help="Overwrite an existing file.")]
+JudgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--judge",
+        help="LLM judge: off, auto (only answers the embedding stage is unsure of or "
+        "flagged) or always. Default: auto if a judge model is configured, else off.",
+        rich_help_panel="LLM judge",
+    ),
+]
 JudgeModelOpt = Annotated[
     str | None,
     typer.Option(help="Judge model (default: EXAMINER_JUDGE_MODEL).", rich_help_panel="LLM judge"),
