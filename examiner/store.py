@@ -1,4 +1,4 @@
-"""The SQLite store: runs, grades, human reviews and (later) practice history.
+"""The SQLite store: runs, grades, human reviews and practice history.
 
 One file (default `examiner.db`) holds everything a class-scale grading run
 produces, so that a run can be interrupted and resumed, re-run without
@@ -212,6 +212,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX practice_due ON practice (student_id, due_at)",
             "CREATE INDEX practice_card ON practice (student_id, card_id, reviewed_at)",
+        ),
+    ),
+    Migration(
+        4,
+        "practice: rubric key, answer, grade, suggested rating, hints",
+        (
+            # Keyed by the rubric's name, not its hash: history must survive
+            # edits to a rubric that keep its card ids.
+            "ALTER TABLE practice ADD COLUMN rubric TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE practice ADD COLUMN answer TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE practice ADD COLUMN grade_json TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE practice ADD COLUMN suggested INTEGER",
+            "ALTER TABLE practice ADD COLUMN hints INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE practice ADD COLUMN duration_ms INTEGER",
+            "CREATE INDEX practice_rubric ON practice (student_id, rubric, card_id, reviewed_at)",
         ),
     ),
 )
@@ -554,6 +569,10 @@ class Store:
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def fetch(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only query, for modules that own tables of their own (practice)."""
+        return self._query(sql, params)
 
     def _stream(self, sql: str, params: Sequence[object] = ()) -> Iterator[sqlite3.Row]:
         """Rows one at a time: an export of a million grades must not load them all.

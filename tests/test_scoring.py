@@ -195,3 +195,33 @@ def test_missing_model_falls_back_to_lexical_with_notice(cnn_rubric) -> None:  #
     grade = grader.grade("same-conv", GOOD_SAME)
     assert grade.scorer == "lexical"
     assert len(notices) == 1 and "lexical" in notices[0]
+
+
+def test_length_groups_keep_similar_lengths_together() -> None:
+    from examiner.embedder import length_groups
+
+    lengths = [641, 17, 231, 217, 98, 103, 47, 48, 11]
+    groups = length_groups(lengths, batch_size=3)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        assert len(group) <= 3
+        longest = lengths[group[0]]
+        assert all(2 * lengths[i] >= longest for i in group)
+    assert groups[0] == [0]  # the long answer is not padded with its short sentences
+
+
+def test_grouped_encoding_matches_one_text_at_a_time(embedder) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    texts = [
+        "Padding keeps the output the same size as the input, so the border pixels are seen "
+        "as often as the centre ones and the feature map does not shrink layer after layer.",
+        "Same size.",
+        "Zero padding adds a border of zeros.",
+        "The kernel slides over the image.",
+    ]
+    together, tokens = embedder.encode_tokens(texts)
+    for i, text in enumerate(texts):
+        alone, alone_tokens = embedder.encode_tokens([text])
+        np.testing.assert_allclose(together[i], alone[0], atol=1e-5)
+        assert tokens[i].words == alone_tokens[0].words

@@ -7,7 +7,7 @@ only place an `ExaminerError` becomes an exit code: 0 success, 1 a user error
 
 from __future__ import annotations
 
-from . import evaluate, grade, report, review, rubric  # noqa: F401  (registers the commands)
+from . import evaluate, grade, practice, report, review, rubric  # noqa: F401  (registers the commands)
 from ._app import app
 
 __all__ = ["app"]

@@ -54,6 +54,10 @@ class EmbeddingScorer:
         # The id alone is not enough: two rubrics may reuse ids with other text.
         return card.id, card.model_dump_json(include={"question", "key_points", "misconceptions"})
 
+    def prepare(self, cards: Sequence[RubricCard]) -> None:
+        """Encode these cards now (grading does it on first use otherwise)."""
+        self._encode_cards(cards)
+
     def _encode_cards(self, cards: Sequence[RubricCard]) -> None:
         """Encode every card not seen before, all in one call: each rubric is encoded once."""
         todo = {self._card_key(c): c for c in cards if self._card_key(c) not in self._cards}
