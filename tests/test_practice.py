@@ -305,3 +305,38 @@ def test_first_question_is_shown_while_the_model_loads(tmp_path: Path) -> None:
         summary = session.run()
         assert loading_when_asked == [True]
         assert len(summary.attempts) == 1 and len(history.attempts()) == 1
+
+
+def test_a_configured_judge_grades_practice_answers(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    """With a judge configured, the practice grade is the judge's, shown with its feedback."""
+    import io
+
+    from rich.console import Console
+
+    from examiner.pipeline import Grader
+    from examiner.practice.session import PracticeSession
+
+    from .conftest import scripted_judge
+
+    rubric = _rubric("x")
+    answer = "x is a thing. x has a use."
+    script = iter([answer, "", ""])
+    screen = io.StringIO()
+    with (
+        Grader(rubric, scorer="lexical", judge=scripted_judge(server)) as grader,
+        PracticeHistory.open("ann", "small-deck", tmp_path / "h.db") as history,
+    ):
+        session = PracticeSession(
+            grader,
+            history,
+            list(rubric.cards),
+            console=Console(file=screen, width=120),
+            read=lambda _prompt: next(script),
+        )
+        summary = session.run()
+    assert len(server.chat_requests) == 1
+    assert answer in server.chat_requests[0].text
+    grade = summary.attempts[0].grade
+    assert grade is not None and grade.scorer == "judge" and grade.judge is not None
+    assert "scorer judge" in screen.getvalue()
+    assert "You covered a, b." in screen.getvalue()  # the judge's feedback, shown
