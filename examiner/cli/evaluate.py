@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import ExaminerError, Problem
 from ._app import app, err, escape, out, reports_errors
-from .options import CalibrationOpt, ForceOpt, ModelOpt, RubricArg, ScorerOpt, check_scorer
+from .options import CalibrationOpt, ForceOpt, ModelOpt, RubricArg, ScorerOpt, make_grader
 
 GradedArg = Annotated[
     Path,
@@ -20,17 +20,9 @@ GradedArg = Annotated[
 
 
 def _grader(rubric: Path, model: str | None, cal: Any, scorer: str) -> Any:
-    from ..pipeline import Grader
     from ..rubric import load_rubric
 
-    check_scorer(scorer)
-    return Grader(
-        load_rubric(rubric),
-        scorer=scorer,  # type: ignore[arg-type]
-        model=model,
-        calibration=cal,
-        notice=lambda msg: err.print(f"[yellow]notice:[/] {escape(msg)}"),
-    )
+    return make_grader(load_rubric(rubric), scorer=scorer, model=model, calibration=cal)
 
 
 def _report_problems(problems: list[Problem]) -> None:

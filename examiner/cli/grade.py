@@ -22,6 +22,7 @@ from .options import (
     RubricArg,
     ScorerOpt,
     check_scorer,
+    make_grader,
 )
 
 if TYPE_CHECKING:
@@ -96,9 +97,7 @@ def grade(
     ] = False,
 ) -> None:
     """Grade one answer (--card) or a whole submissions file."""
-    from ..calibration import load_calibration
     from ..config import judge_settings
-    from ..pipeline import Grader
     from ..rubric import load_rubric
 
     check_scorer(scorer)
@@ -119,15 +118,8 @@ def grade(
         max_retries=judge_retries,
         cache=cache,
     )
-    loaded = load_rubric(rubric)
-    cal = load_calibration(calibration) if calibration else None
-    grader = Grader(
-        loaded,
-        scorer=scorer,  # type: ignore[arg-type]
-        model=model,
-        calibration=cal,
-        notice=lambda msg: err.print(f"[yellow]notice:[/] {escape(msg)}"),
-        judge=settings,
+    grader = make_grader(
+        load_rubric(rubric), scorer=scorer, model=model, calibration=calibration, judge=settings
     )
     with grader:
         if dry_run:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ..calibration import Calibration
+    from ..config import JudgeSettings
+    from ..models import Rubric
+    from ..pipeline import Grader
 
 __all__ = [
     "ApiKeyOpt",
@@ -18,6 +25,7 @@ __all__ = [
     "RubricArg",
     "ScorerOpt",
     "check_scorer",
+    "make_grader",
 ]
 
 RubricArg = Annotated[Path, typer.Argument(help="Rubric YAML file.")]
@@ -70,3 +78,34 @@ ApiKeyOpt = Annotated[
 def check_scorer(scorer: str) -> None:
     if scorer not in ("auto", "embedding", "lexical"):
         raise typer.BadParameter("use auto, embedding or lexical", param_hint="--scorer")
+
+
+def make_grader(
+    rubric: Rubric,
+    *,
+    scorer: str,
+    model: str | None = None,
+    calibration: Path | Calibration | None = None,
+    judge: JudgeSettings | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> Grader:
+    """The Grader the scorer options describe; notices go to stderr unless `notice` is given."""
+    from ..calibration import load_calibration
+    from ..pipeline import Grader
+    from ._app import err, escape
+
+    check_scorer(scorer)
+    if isinstance(calibration, Path):
+        calibration = load_calibration(calibration)
+
+    def to_stderr(msg: str) -> None:
+        err.print(f"[yellow]notice:[/] {escape(msg)}")
+
+    return Grader(
+        rubric,
+        scorer=scorer,  # type: ignore[arg-type]
+        model=model,
+        calibration=calibration,
+        notice=notice or to_stderr,
+        judge=judge,
+    )

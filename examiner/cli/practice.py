@@ -20,7 +20,7 @@ from .options import (
     ModelOpt,
     RubricArg,
     ScorerOpt,
-    check_scorer,
+    make_grader,
 )
 
 if TYPE_CHECKING:
@@ -81,25 +81,21 @@ def practice(
     Due cards come first (most overdue first), then new cards, then, unless --due, the
     cards not yet due. Type `?` for a hint, `skip` or `quit`; Ctrl-C saves and exits.
     """
-    from ..calibration import load_calibration
     from ..config import judge_settings
-    from ..pipeline import Grader
     from ..practice import PracticeHistory, order_cards, rubric_key
     from ..practice.session import PracticeSession
     from ..rubric import load_rubric
 
-    check_scorer(scorer)
     settings = judge_settings(mode=judge, model=judge_model, base_url=base_url, api_key=api_key)
     loaded = load_rubric(rubric)
-    cal = load_calibration(calibration) if calibration else None
     notices: list[str] = []
-    grader = Grader(
+    grader = make_grader(
         loaded,
-        scorer=scorer,  # type: ignore[arg-type]
+        scorer=scorer,
         model=model,
-        calibration=cal,
-        notice=notices.append,
+        calibration=calibration,
         judge=settings,
+        notice=notices.append,
     )
     name = _student(student)
     with grader, PracticeHistory.open(name, rubric_key(loaded, rubric), db) as history:
