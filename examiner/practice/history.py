@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from ..models import Grade, Rubric
 from ..store import Store, rubric_hash
 from .schedule import CardState, RatingName, Schedule, rating_name, rating_number
 
-__all__ = ["Attempt", "PracticeHistory", "default_history_db", "rubric_key"]
+__all__ = ["Attempt", "PracticeHistory", "card_states", "default_history_db", "rubric_key"]
 
 
 def default_history_db() -> Path:
@@ -56,6 +57,20 @@ class Attempt:
     grade: Grade | None
 
 
+def card_states(attempts: Sequence[Attempt]) -> dict[str, CardState]:
+    """Each card's state after `attempts` (oldest first): the one its latest attempt wrote."""
+    states: dict[str, CardState] = {}
+    for attempt in attempts:
+        before = states.get(attempt.card_id)
+        states[attempt.card_id] = CardState(
+            attempt.card_id,
+            attempt.state,
+            (before.reviews if before else 0) + 1,
+            attempt.reviewed_at,
+        )
+    return states
+
+
 class PracticeHistory:
     """One student's practice of one rubric."""
 
@@ -79,28 +94,17 @@ class PracticeHistory:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def attempts(self, card_id: str | None = None) -> list[Attempt]:
-        """All attempts, oldest first (one card's with `card_id`)."""
-        sql = (
-            "SELECT * FROM practice WHERE student_id = ? AND rubric = ?"
-            + (" AND card_id = ?" if card_id is not None else "")
-            + " ORDER BY reviewed_at, id"
+    def attempts(self) -> list[Attempt]:
+        """All attempts, oldest first."""
+        rows = self.store.fetch(
+            "SELECT * FROM practice WHERE student_id = ? AND rubric = ? ORDER BY reviewed_at, id",
+            (self.student, self.rubric),
         )
-        params: list[object] = [self.student, self.rubric]
-        if card_id is not None:
-            params.append(card_id)
-        return [_attempt(row) for row in self.store.fetch(sql, params)]
+        return [_attempt(row) for row in rows]
 
     def states(self) -> dict[str, CardState]:
-        """Each practised card's current state: the one written by its latest attempt."""
-        states: dict[str, CardState] = {}
-        counts: dict[str, int] = {}
-        for attempt in self.attempts():
-            counts[attempt.card_id] = counts.get(attempt.card_id, 0) + 1
-            states[attempt.card_id] = CardState(
-                attempt.card_id, attempt.state, counts[attempt.card_id], attempt.reviewed_at
-            )
-        return states
+        """Each practised card's current state."""
+        return card_states(self.attempts())
 
     def record(
         self,

@@ -27,6 +27,7 @@ __all__ = [
     "order_cards",
     "rating_name",
     "rating_number",
+    "stage_of",
     "suggest_rating",
 ]
 
@@ -63,6 +64,11 @@ def rating_name(number: int) -> RatingName:
     return RATINGS[number - 1]
 
 
+def stage_of(state: Mapping[str, Any]) -> str:
+    """fsrs's stage of a stored card state: learning, review or relearning."""
+    return State(state["state"]).name.lower()
+
+
 @dataclass(frozen=True)
 class CardState:
     """Where one card stands for one student: fsrs's memory state and next due date."""
@@ -78,8 +84,7 @@ class CardState:
 
     @property
     def stage(self) -> str:
-        """learning, review or relearning."""
-        return State(self.fsrs["state"]).name.lower()
+        return stage_of(self.fsrs)
 
     def is_due(self, now: datetime) -> bool:
         return self.due <= now

@@ -126,7 +126,6 @@ class PracticeSession:
             if self._loader.is_alive():
                 with self.console.status("loading the embedding model…"):
                     self._loader.join()
-            self._loader.join()
             self._loader = None
         for notice in self.notices:
             self.console.print(f"[yellow]notice:[/] {escape(notice)}")

@@ -13,8 +13,8 @@ from datetime import datetime, time, timedelta
 from itertools import pairwise
 
 from ..models import Rubric
-from .history import Attempt
-from .schedule import CardState, Schedule
+from .history import Attempt, card_states
+from .schedule import Schedule, stage_of
 
 __all__ = ["CardProgress", "KeyPointProgress", "PracticeStats", "practice_stats"]
 
@@ -84,10 +84,7 @@ def practice_stats(
     by_card: dict[str, list[Attempt]] = defaultdict(list)
     for attempt in mine:
         by_card[attempt.card_id].append(attempt)
-    states = {
-        cid: CardState(cid, items[-1].state, len(items), items[-1].reviewed_at)
-        for cid, items in by_card.items()
-    }
+    states = card_states(mine)
 
     local_now = now.astimezone()
     end_of_today = datetime.combine(local_now.date() + timedelta(days=1), time(), local_now.tzinfo)
@@ -98,7 +95,7 @@ def practice_stats(
     kept = 0
     for items in by_card.values():
         for before, after in pairwise(items):
-            if CardState(before.card_id, before.state, 0, before.reviewed_at).stage == "review":
+            if stage_of(before.state) == "review":
                 learned_reviews += 1
                 kept += after.rating != "again"
 
