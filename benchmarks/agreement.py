@@ -7,7 +7,9 @@ cross-validation grouped by question (each answer scored by a fit that never
 saw its question), next to two baselines computed the same way: the plain
 cosine between answer and reference with a linear fit, and content-word
 overlap (share of the reference's content words in the answer) with a linear
-fit. The CNN lesson is also graded with the shipped default calibration and
+fit. "examiner (CV)" is what `examiner calibrate` fits, similarity head
+included where its own inner cross-validation keeps one; "no head" leaves it
+out. The CNN lesson is also graded with the shipped default calibration and
 the curated rubric, as `examiner grade` does.
 """
 
@@ -92,11 +94,12 @@ def main(root: str) -> None:
         ds = load_dataset(name, Path(root))
         grader = Grader(ds.rubric, scorer=EmbeddingScorer(embedder, base))
         scored, _ = assess_graded(grader, ds.answers, str(ds.path))
-        held_out = cross_validate(scored, base, 5)
         scale = max(a.scale for a in ds.answers)
         human = [s.answer.human for s in scored]
         result = baselines(ds, embedder)
-        result["examiner (CV)"] = figures(human, [s.grade.score for s in held_out], scale)
+        for method, head in (("examiner, no head", False), ("examiner (CV)", True)):
+            held_out = cross_validate(scored, base, 5, head=head)
+            result[method] = figures(human, [s.grade.score for s in held_out], scale)
         if name == "cnn-lesson3":
             shipped = Grader(
                 ds.rubric, scorer=EmbeddingScorer(embedder, default_calibration(DEFAULT_MODEL))
@@ -116,7 +119,7 @@ def main(root: str) -> None:
         for i, (method, f) in enumerate(result.items()):
             label = name if i == 0 else ""
             count = str(n) if i == 0 else ""
-            target = TARGETS[name] if method.startswith("examiner") else ""
+            target = TARGETS[name] if method.startswith("examiner (") else ""
             print(
                 f"{label:12} {count:>7}  {method:20} {f['r']:6.3f} {f['RMSE']:6.3f} "
                 f"{f['MAE']:6.3f} {f['accuracy']:6.3f}  {target}"

@@ -50,7 +50,7 @@ def main(root: str) -> None:
         rows += [[s.features[f] for f in FEATURES] for s in measured if s.features]
         targets += [s.answer.human for s in measured]
         weights += [SHARE[name] / len(measured)] * len(measured)
-        _, cv = fit_calibration(scored, base)
+        _, cv = fit_calibration(scored, base, head=False)
         summary[name] = cv
         print(
             f"{name}: {len(scored)} answers, {time.perf_counter() - started:.0f} s; "

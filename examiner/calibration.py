@@ -20,12 +20,50 @@ from .errors import ConfigError
 __all__ = [
     "Calibration",
     "ScoreModel",
+    "SimilarityHead",
     "default_calibration",
+    "fit_head",
     "fit_score_model",
     "hand_set_calibration",
     "load_calibration",
     "save_calibration",
 ]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
+
+
+class SimilarityHead(BaseModel):
+    """A learned weighting of embedding dimensions, fitted on one course's graded answers.
+
+    It reads `similarity.pair_features` (how the answer meets its closest
+    reference and the question) and shifts the score model's log-odds. One
+    course's teachers reward some kinds of agreement more than others
+    ("connected" against "separated by a gap" in a circuits course); a cosine
+    weighs every dimension alike. It learns a domain, so it helps on new
+    questions of the course it was fitted on and hurts elsewhere: `examiner
+    calibrate` keeps it only when it does better on held-out cards, and the
+    shipped calibration, fitted across courses, has none.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    l2: float = Field(gt=0, description="Its penalty, chosen on held-out cards.")
+    mean: list[float]
+    scale: list[float]
+    weights: list[float]
+
+    def shift(self, pairs: np.ndarray) -> np.ndarray:
+        """Log-odds added to each row; 0 for rows without pair features (NaN)."""
+        if pairs.shape[1] != len(self.weights):
+            raise ConfigError(
+                f"the calibration's similarity head reads {len(self.weights)} values, "
+                f"the scorer gave {pairs.shape[1]}: fit it again with `examiner calibrate`"
+            )
+        z = (pairs - np.array(self.mean)) / np.array(self.scale) @ np.array(self.weights)
+        return np.asarray(np.nan_to_num(z, nan=0.0), dtype=np.float64)
 
 
 class ScoreModel(BaseModel):
@@ -49,17 +87,30 @@ class ScoreModel(BaseModel):
         description="Share of the score that stays the rubric's own key-point coverage "
         "(fitted: large where the rubric's key points agree with teachers).",
     )
+    head: SimilarityHead | None = Field(
+        default=None, description="A course's learned similarity head, where it earned its place."
+    )
 
-    def predict(self, values: dict[str, float]) -> float:
+    def predict(self, values: dict[str, float], pair: np.ndarray | None = None) -> float:
         x = np.array([[values[name] for name in self.features]])
-        return float(self.predict_many(x, np.array([values.get("coverage", 0.0)]))[0])
+        pairs = None if pair is None else pair[None, :]
+        return float(self.predict_many(x, np.array([values.get("coverage", 0.0)]), pairs)[0])
 
-    def predict_many(self, x: np.ndarray, coverage: np.ndarray | None = None) -> np.ndarray:
+    def predict_many(
+        self, x: np.ndarray, coverage: np.ndarray | None = None, pairs: np.ndarray | None = None
+    ) -> np.ndarray:
         """Scores for rows of features; `coverage` is the rubric's own score of each row.
 
         A share of the score stays with the rubric, so a teacher's curated key
         points are never overruled entirely by signals fitted on other courses.
+        `pairs` feed the similarity head, if there is one (NaN rows: none).
         """
+        base = self._predict_base(x, coverage)
+        if self.head is None or pairs is None:
+            return base
+        return np.asarray(1.0 / (1.0 + np.exp(-(_logit(base) + self.head.shift(pairs)))))
+
+    def _predict_base(self, x: np.ndarray, coverage: np.ndarray | None) -> np.ndarray:
         z = (x - np.array(self.mean)) / np.array(self.scale) @ np.array(self.weights) + self.bias
         fitted = 1.0 / (1.0 + np.exp(-z))
         if coverage is None:
@@ -68,6 +119,34 @@ class ScoreModel(BaseModel):
             coverage = x[:, self.features.index("coverage")]
         share = self.coverage_share
         return np.asarray((1 - share) * fitted + share * coverage, dtype=np.float64)
+
+
+def _standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    return mean, scale
+
+
+def _newton_logistic(
+    z: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    penalty: np.ndarray,
+    offset: np.ndarray | float = 0.0,
+    tolerance: float = 1e-8,
+) -> np.ndarray:
+    """Penalised logistic regression on fractional targets; `offset` log-odds stay fixed."""
+    beta = np.zeros(z.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(offset + z @ beta)))
+        grad = z.T @ (sample_weight * (p - y)) + penalty * beta
+        hess = (z * (sample_weight * p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < tolerance:
+            break
+    return beta
 
 
 def fit_score_model(
@@ -88,21 +167,11 @@ def fit_score_model(
     x = np.asarray(x, dtype=np.float64)
     y = np.clip(np.asarray(y, dtype=np.float64), 0.0, 1.0)
     w_s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
+    mean, scale = _standardisation(x)
     z = np.hstack([(x - mean) / scale, np.ones((len(y), 1))])
-    beta = np.zeros(z.shape[1])
     penalty = np.full(z.shape[1], l2)
     penalty[-1] = 0.0  # the intercept is not shrunk
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(z @ beta)))
-        grad = z.T @ (w_s * (p - y)) + penalty * beta
-        hess = (z * (w_s * p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
-            break
+    beta = _newton_logistic(z, y, w_s, penalty)
     model = ScoreModel(
         features=list(features),
         mean=[float(v) for v in mean],
@@ -120,6 +189,35 @@ def fit_score_model(
     denom = float((w_s * gap * gap).sum())
     share = float((w_s * gap * (y - fitted)).sum()) / denom if denom > 0 else 0.0
     return model.model_copy(update={"coverage_share": round(min(1.0, max(0.0, share)), 4)})
+
+
+def fit_head(
+    pairs: np.ndarray,
+    base: np.ndarray,
+    y: np.ndarray,
+    l2: float,
+    sample_weight: np.ndarray | None = None,
+) -> SimilarityHead:
+    """A similarity head on top of a score model's predictions (`base`), by Newton's method.
+
+    The same fractional cross-entropy as `fit_score_model`; the base model's
+    log-odds stay fixed, so the head learns only what the named features
+    missed. A thousand weights on a few thousand answers: the penalty does the
+    real work, and the caller chooses it on held-out cards.
+    """
+    pairs = np.asarray(pairs, dtype=np.float64)
+    y = np.clip(np.asarray(y, dtype=np.float64), 0.0, 1.0)
+    w_s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    mean, scale = _standardisation(pairs)
+    offset = _logit(np.asarray(base, dtype=np.float64))
+    penalty = np.full(pairs.shape[1], l2)
+    beta = _newton_logistic((pairs - mean) / scale, y, w_s, penalty, offset, tolerance=1e-6)
+    return SimilarityHead(
+        l2=l2,
+        mean=[float(v) for v in mean],
+        scale=[float(v) for v in scale],
+        weights=[float(v) for v in beta],
+    )
 
 
 class Calibration(BaseModel):

@@ -9,7 +9,7 @@ import numpy as np
 from .embedder import TokenVectors
 from .text import STOPWORDS, stem
 
-__all__ = ["alignment"]
+__all__ = ["alignment", "pair_features"]
 
 
 def _content(tokens: TokenVectors, skip: Collection[str]) -> np.ndarray:
@@ -53,3 +53,16 @@ def alignment(
         if f1 > best[2]:
             best = (recall, precision, f1)
     return best[0], best[1]
+
+
+def pair_features(answer: np.ndarray, references: np.ndarray, question: np.ndarray) -> np.ndarray:
+    """What a learned similarity head reads: how the answer meets its closest reference.
+
+    The element-wise product and absolute difference with the reference (as in
+    Sentence-BERT's classification head), and the product with the question:
+    which dimensions of agreement a course's teachers reward. Relations only:
+    the answer's own vector never enters, so no wording is credited for
+    itself, whatever the question.
+    """
+    reference = references[int(np.argmax(references @ answer))]
+    return np.concatenate([answer * reference, np.abs(answer - reference), answer * question])

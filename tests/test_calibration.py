@@ -10,12 +10,14 @@ import pytest
 from examiner.calibration import (
     Calibration,
     default_calibration,
+    fit_head,
     fit_score_model,
     hand_set_calibration,
     load_calibration,
     save_calibration,
 )
 from examiner.errors import ConfigError
+from examiner.evaluation import fit_model
 from examiner.features import FEATURES
 from examiner.scorers import EmbeddingScorer
 
@@ -84,3 +86,59 @@ def test_shipped_default_is_fitted_for_the_default_model() -> None:
     assert cal.score_model.features == list(FEATURES)
     # Another model borrows the curve but not the fitted weights' model name.
     assert default_calibration("other").model == "other"
+
+
+def _course(signal_in_pairs: bool, seed: int = 3) -> tuple[np.ndarray, ...]:
+    """Answers to 40 cards: one named feature, and 12 pair values that matter or not."""
+    rng = np.random.default_rng(seed)
+    n = 800
+    x = rng.normal(size=(n, 1))
+    pairs = rng.normal(size=(n, 12))
+    z = 1.5 * x[:, 0] + (2.5 * pairs[:, 4] if signal_in_pairs else 0.0)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-z))).astype(float)
+    groups = np.array([f"card-{i % 40}" for i in range(n)])
+    return x, pairs, y, groups
+
+
+def _cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def test_similarity_head_learns_what_the_named_features_miss() -> None:
+    x, pairs, y, _ = _course(signal_in_pairs=True)
+    train, test = slice(0, 600), slice(600, None)
+    model = fit_score_model(["signal"], x[train], y[train])
+    head = fit_head(pairs[train], model.predict_many(x[train]), y[train], l2=10.0)
+    assert int(np.argmax(np.abs(head.weights))) == 4
+    with_head = model.model_copy(update={"head": head})
+    before = _cross_entropy(model.predict_many(x[test]), y[test])
+    after = _cross_entropy(with_head.predict_many(x[test], None, pairs[test]), y[test])
+    assert after < before - 0.05
+
+
+def test_similarity_head_is_kept_only_where_it_helps_on_held_out_cards() -> None:
+    x, pairs, y, groups = _course(signal_in_pairs=True)
+    assert fit_model(["signal"], x, y, pairs, list(groups)).head is not None
+    assert fit_model(["signal"], x, y, pairs, list(groups), head=False).head is None
+    x, pairs, y, groups = _course(signal_in_pairs=False, seed=4)
+    assert fit_model(["signal"], x, y, pairs, list(groups)).head is None
+    # Too few answers to learn hundreds of weights: not even tried.
+    assert fit_model(["signal"], x[:100], y[:100], pairs[:100], list(groups[:100])).head is None
+
+
+def test_similarity_head_round_trip_and_width_check(tmp_path: Path) -> None:
+    x, pairs, y, groups = _course(signal_in_pairs=True)
+    model = fit_model(["signal"], x, y, pairs, list(groups))
+    cal = hand_set_calibration("all-MiniLM-L6-v2").model_copy(update={"score_model": model})
+    save_calibration(cal, tmp_path / "cal.json")
+    loaded = load_calibration(tmp_path / "cal.json")
+    assert loaded.score_model is not None
+    assert np.allclose(
+        loaded.score_model.predict_many(x, None, pairs), model.predict_many(x, None, pairs)
+    )
+    # Rows without pair features (NaN) get the named features' score alone.
+    blank = np.full_like(pairs, np.nan)
+    assert np.allclose(model.predict_many(x, None, blank), model.predict_many(x))
+    with pytest.raises(ConfigError, match="reads 12 values"):
+        model.predict_many(x, None, pairs[:, :5])

@@ -99,6 +99,7 @@ def test_calibrate_round_trip_through_grade(grader, tmp_path: Path) -> None:  # 
     )
     assert result.exit_code == 0, result.output
     assert "Cross-validated agreement" in result.stdout
+    assert "not tried: it needs 300 graded answers" in result.stdout
     cal = load_calibration(out)
     assert cal.model == "all-MiniLM-L6-v2" and cal.score_model is not None
     assert cal.cross_validation["n"] == len(ROWS)
@@ -120,6 +121,10 @@ def test_calibrate_round_trip_through_grade(grader, tmp_path: Path) -> None:  # 
     assert result.exit_code == 0, result.output
     again = runner.invoke(app, ["calibrate", str(CNN_RUBRIC), str(graded), "-o", str(out)])
     assert again.exit_code == 1 and "--force" in again.stderr
+    no_head = runner.invoke(
+        app, ["calibrate", str(CNN_RUBRIC), str(graded), "-o", str(out), "--force", "--no-head"]
+    )
+    assert no_head.exit_code == 0 and "off (--no-head)" in no_head.stdout
 
 
 def test_calibration_for_another_model_is_refused(tmp_path: Path) -> None:

@@ -70,6 +70,13 @@ def calibrate(
         Path, typer.Option("-o", "--output", help="Calibration JSON to write.")
     ] = Path("calibration.json"),
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds, grouped by card.")] = 5,
+    head: Annotated[
+        bool,
+        typer.Option(
+            help="Also try a similarity head learned from these answers (a course's own "
+            "weighting of the embedding); kept only if it does better on held-out cards.",
+        ),
+    ] = True,
     model: ModelOpt = None,
     force: ForceOpt = False,
 ) -> None:
@@ -87,7 +94,8 @@ def calibrate(
     with err.status("measuring…"):
         scored, problems = assess_graded(grader, iter_graded(graded), str(graded))
     _report_problems(problems)
-    fitted, cv = fit_calibration(scored, base, folds, fitted_on=str(graded))
+    with err.status("fitting…"):
+        fitted, cv = fit_calibration(scored, base, folds, fitted_on=str(graded), head=head)
     output.parent.mkdir(parents=True, exist_ok=True)
     save_calibration(fitted, output)
     _print_agreement(cv, title=f"Cross-validated agreement ({folds} folds grouped by card)")
@@ -100,11 +108,24 @@ def calibrate(
     weights.add_row(
         "share kept by the rubric's coverage", f"{fitted.score_model.coverage_share:.2f}"
     )
+    weights.add_row("similarity head", _head_summary(fitted.score_model.head, head, len(scored)))
     out.print(weights)
     out.print(
         f"wrote {output} (for model {fitted.model}). Use it with "
         f"`examiner grade … --calibration {output}`."
     )
+
+
+def _head_summary(learned: Any, tried: bool, answers: int) -> str:
+    from ..evaluation import HEAD_MIN_ANSWERS
+
+    if learned is not None:
+        return f"kept: {len(learned.weights)} weights, penalty {learned.l2:g}"
+    if not tried:
+        return "off (--no-head)"
+    if answers < HEAD_MIN_ANSWERS:
+        return f"not tried: it needs {HEAD_MIN_ANSWERS} graded answers or more"
+    return "not kept: no better on held-out cards"
 
 
 def _print_agreement(report: Any, title: str) -> None:

@@ -64,6 +64,8 @@ class Assessment:
 
     grade: Grade
     features: dict[str, float] | None
+    # What a similarity head reads (embedding scorer only; None for a possible injection).
+    pair: np.ndarray | None = None
 
 
 class Scorer(Protocol):
@@ -117,6 +119,8 @@ class Evidence:
     tokens: list[TokenVectors] | None = None
     ref_tokens: list[TokenVectors] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)
+    # `similarity.pair_features` of the whole answer, where the scorer has vectors.
+    pair: np.ndarray | None = None
 
 
 def _empty_grade(
@@ -287,7 +291,9 @@ def assess(
     if relevance < cal.off_topic_threshold and not injected:
         flags.append(Flag.OFF_TOPIC)
         notes.append(f"off_topic: best similarity to the card is {relevance:.2f}")
-    raw = cal.score_model.predict(features) if cal.score_model else features["coverage"]
+    # The whole answer's vector carries any text addressed to the grader: no head reads it then.
+    pair = None if injected else ev.pair
+    raw = cal.score_model.predict(features, pair) if cal.score_model else features["coverage"]
     # Nothing left to grade once the grader-directed text is set aside: nothing earned.
     score = ruled_score(raw, features, found, flags, cal) if counted else 0.0
 
@@ -316,7 +322,7 @@ def assess(
         row=sub.row,
         answer_id=sub.answer_id,
     )
-    return Assessment(grade, features)
+    return Assessment(grade, features, pair)
 
 
 def ruled_score(

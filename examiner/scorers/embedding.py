@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from ..calibration import Calibration, default_calibration
 from ..embedder import Embedder, TokenVectors
 from ..models import Grade, RubricCard, ScorerName, Submission
+from ..similarity import pair_features
 from .base import Assessment, Evidence, assess, card_phrasings, segments_of, trivial_grade
 
 __all__ = ["EmbeddingScorer"]
@@ -21,7 +22,7 @@ class _CardVectors:
     key_points: NDArray[np.float32]
     misconceptions: NDArray[np.float32]
     question: NDArray[np.float32]
-    reference: NDArray[np.float32]
+    references: NDArray[np.float32]
     reference_tokens: list[TokenVectors]
 
 
@@ -78,9 +79,8 @@ class EmbeddingScorer:
             kp = vectors[start : start + n_kp]
             mis = vectors[start + n_kp : start + n_kp + n_mis]
             end = start + n_kp + n_mis
-            self._cards[key] = _CardVectors(
-                kp, mis, vectors[end], vectors[end + 1], tokens[end + 1 : end + 1 + n_ref]
-            )
+            refs = slice(end + 1, end + 1 + n_ref)
+            self._cards[key] = _CardVectors(kp, mis, vectors[end], vectors[refs], tokens[refs])
 
     def score_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Grade]:
         return [a.grade for a in self.assess_batch(items)]
@@ -112,8 +112,10 @@ class EmbeddingScorer:
                 segments=segments,
                 kp_sims=seg_vecs @ cv.key_points.T,
                 mis_sims=seg_vecs @ cv.misconceptions.T,
-                ref_sims=seg_vecs @ cv.reference,
+                ref_sims=seg_vecs @ cv.references[0],
                 question_sims=seg_vecs @ cv.question,
+                # The last segment is the whole answer (or its only segment).
+                pair=pair_features(seg_vecs[-1], cv.references, cv.question),
                 has_whole=has_whole,
                 tokens=[tokens[r] for r in rows],
                 ref_tokens=cv.reference_tokens,
