@@ -299,13 +299,14 @@ def fit_model(
     these answers, so a figure measured on other cards stays honest.
     """
     model = fit_score_model(list(names), x, y)
-    usable = pairs is not None and int((~np.isnan(pairs).any(axis=1)).sum()) >= HEAD_MIN_ANSWERS
-    if not head or pairs is None or not usable or len(set(groups)) < 4:
+    if not head or pairs is None or len(set(groups)) < 4:
+        return model
+    ok = ~np.isnan(pairs).any(axis=1)
+    if ok.sum() < HEAD_MIN_ANSWERS:
         return model
     l2 = _head_penalty(names, x, y, pairs, groups)
     if l2 is None:
         return model
-    ok = ~np.isnan(pairs).any(axis=1)
     fitted = fit_head(pairs[ok], model.predict_many(x[ok]), y[ok], l2)
     return model.model_copy(update={"head": fitted})
 
@@ -318,7 +319,8 @@ def cross_validate(
     head: bool = True,
 ) -> list[Scored]:
     """Each answer re-scored by a calibration fitted on the other folds' cards."""
-    measured = [s for s in scored if s.features is not None]
+    positions = [i for i, s in enumerate(scored) if s.features is not None]
+    measured = [scored[i] for i in positions]
     groups = [s.grade.card_id for s in measured]
     if len(set(groups)) < 2:
         raise ExaminerError("cross-validation needs graded answers to at least two cards")
@@ -336,8 +338,10 @@ def cross_validate(
         )
         test_pairs = None if pairs is None else pairs[test]
         predicted[test] = model.predict_many(x[test], coverage[test], test_pairs)
-    rescored = iter(_rescored(s, base, float(p)) for s, p in zip(measured, predicted, strict=True))
-    return [next(rescored) if s.features is not None else s for s in scored]
+    out = list(scored)
+    for i, score in zip(positions, predicted, strict=True):
+        out[i] = _rescored(scored[i], base, float(score))
+    return out
 
 
 def _rescored(s: Scored, cal: Calibration, model_score: float) -> Scored:
