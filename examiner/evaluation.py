@@ -35,6 +35,7 @@ __all__ = [
     "fit_model",
     "grade_graded",
     "group_folds",
+    "head_tried",
 ]
 
 
@@ -257,6 +258,17 @@ HEAD_MIN_ANSWERS = 300
 HEAD_MIN_GAIN = 0.05
 
 
+def _enough_for_head(answers: int, cards: int) -> bool:
+    """Enough answers with pair features, over enough cards, to try a head on held-out cards."""
+    return answers >= HEAD_MIN_ANSWERS and cards >= 4
+
+
+def head_tried(scored: Sequence[Scored]) -> bool:
+    """Whether `fit_calibration` tries a similarity head on these answers."""
+    rows = [s for s in scored if s.features is not None and s.pair is not None]
+    return _enough_for_head(len(rows), len({s.grade.card_id for s in rows}))
+
+
 def _cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
@@ -299,10 +311,10 @@ def fit_model(
     these answers, so a figure measured on other cards stays honest.
     """
     model = fit_score_model(list(names), x, y)
-    if not head or pairs is None or len(set(groups)) < 4:
+    if not head or pairs is None:
         return model
     ok = ~np.isnan(pairs).any(axis=1)
-    if ok.sum() < HEAD_MIN_ANSWERS:
+    if not _enough_for_head(int(ok.sum()), len({g for g, o in zip(groups, ok, strict=True) if o})):
         return model
     l2 = _head_penalty(names, x, y, pairs, groups)
     if l2 is None:

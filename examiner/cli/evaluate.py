@@ -83,7 +83,7 @@ def calibrate(
     """Fit the similarity → credit mapping on teacher-graded answers, with its agreement."""
     from ..calibration import hand_set_calibration, save_calibration
     from ..embedder import resolve_model
-    from ..evaluation import assess_graded, fit_calibration
+    from ..evaluation import assess_graded, fit_calibration, head_tried
     from ..graded import iter_graded
 
     if output.exists() and not force:
@@ -108,7 +108,8 @@ def calibrate(
     weights.add_row(
         "share kept by the rubric's coverage", f"{fitted.score_model.coverage_share:.2f}"
     )
-    weights.add_row("similarity head", _head_summary(fitted.score_model.head, head, len(scored)))
+    summary = _head_summary(fitted.score_model.head, head, head_tried(scored))
+    weights.add_row("similarity head", summary)
     out.print(weights)
     out.print(
         f"wrote {output} (for model {fitted.model}). Use it with "
@@ -116,15 +117,15 @@ def calibrate(
     )
 
 
-def _head_summary(learned: Any, tried: bool, answers: int) -> str:
+def _head_summary(learned: Any, tried: bool, enough: bool) -> str:
     from ..evaluation import HEAD_MIN_ANSWERS
 
     if learned is not None:
         return f"kept: {len(learned.weights)} weights, penalty {learned.l2:g}"
     if not tried:
         return "off (--no-head)"
-    if answers < HEAD_MIN_ANSWERS:
-        return f"not tried: it needs {HEAD_MIN_ANSWERS} graded answers or more"
+    if not enough:
+        return f"not tried: it needs {HEAD_MIN_ANSWERS} graded answers or more, on 4 cards or more"
     return "not kept: no better on held-out cards"
 
 
