@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint format typecheck bench example clean
+.PHONY: setup test test-fast lint format bench example clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,10 @@ setup: $(BIN)/python
 
 test:
 	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/pytest -q
+
+# Everything that does not load the embedding model: under a minute.
+test-fast:
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not model"
 
 lint:
 	$(BIN)/ruff check examiner tests benchmarks

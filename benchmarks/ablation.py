@@ -29,13 +29,13 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import load_dataset
 
-from examiner.calibration import fit_head, fit_score_model, hand_set_calibration
-from examiner.cues import contradicts
-from examiner.embedder import DEFAULT_MODEL, load_embedder
 from examiner.evaluation import Scored, assess_graded, fit_model, group_folds
-from examiner.features import FEATURES
-from examiner.pipeline import Grader
-from examiner.scorers import EmbeddingScorer
+from examiner.scoring import EmbeddingScorer
+from examiner.scoring.calibration import fit_head, fit_score_model, hand_set_calibration
+from examiner.scoring.cues import contradicts
+from examiner.scoring.embedder import DEFAULT_MODEL, load_embedder
+from examiner.scoring.features import FEATURES
+from examiner.scoring.grader import Grader
 
 SETS = ("scientsbank", "beetle", "mohler")
 

@@ -25,12 +25,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import FILES, Dataset, load_dataset
 
-from examiner import metrics
-from examiner.calibration import default_calibration, hand_set_calibration
-from examiner.embedder import DEFAULT_MODEL, load_embedder
-from examiner.evaluation import assess_graded, cross_validate, group_folds
-from examiner.pipeline import Grader
-from examiner.scorers import EmbeddingScorer
+from examiner.evaluation import assess_graded, cross_validate, group_folds, metrics
+from examiner.scoring import EmbeddingScorer
+from examiner.scoring.calibration import default_calibration, hand_set_calibration
+from examiner.scoring.embedder import DEFAULT_MODEL, load_embedder
+from examiner.scoring.grader import Grader
 from examiner.text import content_words
 
 TARGETS = {

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from examiner.decks import load_deck
 from examiner.errors import Problem
-from examiner.graded import GradedAnswer, iter_graded
+from examiner.formats.decks import load_deck
+from examiner.formats.labelled import GradedAnswer, iter_graded
 from examiner.models import KeyPoint, Rubric
 from examiner.rubric import build_rubric, load_rubric
 

@@ -21,12 +21,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import FILES, load_dataset
 
-from examiner.calibration import fit_score_model, hand_set_calibration, save_calibration
-from examiner.embedder import DEFAULT_MODEL, load_embedder
 from examiner.evaluation import assess_graded, fit_calibration
-from examiner.features import FEATURES
-from examiner.pipeline import Grader
-from examiner.scorers import EmbeddingScorer
+from examiner.scoring import EmbeddingScorer
+from examiner.scoring.calibration import fit_score_model, hand_set_calibration, save_calibration
+from examiner.scoring.embedder import DEFAULT_MODEL, load_embedder
+from examiner.scoring.features import FEATURES
+from examiner.scoring.grader import Grader
 
 SHARE = {"mohler": 0.2, "scientsbank": 0.2, "beetle": 0.2, "cnn-lesson3": 0.4}
 OUT = (

@@ -53,10 +53,11 @@ def main() -> int:
     started = 0.0
     from rich.console import Console
 
-    from examiner.pipeline import Grader
+    from examiner.cli.practice_view import TerminalView
     from examiner.practice import PracticeHistory
     from examiner.practice.session import PracticeSession
     from examiner.rubric import load_rubric
+    from examiner.scoring.grader import Grader
 
     rubric = load_rubric(args.rubric)
     with args.answers.open(encoding="utf-8-sig", newline="") as fh:
@@ -99,7 +100,8 @@ def main() -> int:
     console = Console(file=io.StringIO(), width=100, force_terminal=True)
     with tempfile.TemporaryDirectory() as tmp:
         history = PracticeHistory.open("bench", "bench", Path(tmp) / "examiner.db")
-        session = PracticeSession(grader, history, queue, console=console, read=read)
+        view = TerminalView(console, read)
+        session = PracticeSession(grader, history, queue, view=view)
         started = time.perf_counter()
         summary = session.run()
         history.close()

@@ -71,12 +71,13 @@ from typing import Any
 
 from examiner.batch import run_batch
 from examiner.errors import Problem
+from examiner.formats.submissions import iter_submissions
 from examiner.models import Grade, Rubric, RubricCard, Submission
-from examiner.pipeline import Grader
 from examiner.rubric import load_rubric
-from examiner.scorers.base import segments_of, trivial_grade
+from examiner.scoring.evidence import segments_of
+from examiner.scoring.grader import Grader
+from examiner.scoring.rules import trivial_grade
 from examiner.store import Store
-from examiner.submissions import iter_submissions
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = ROOT / "rubrics" / "cnn-lesson3.yaml"

@@ -23,31 +23,33 @@ streamed and each is checked against the store as it passes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import Problem
+from .errors import Problem, StoreError
+from .formats.submissions import iter_submissions
 from .models import Grade, Rubric, Submission
-from .pipeline import Grader
-from .store import (
-    AnswerKey,
-    RunStats,
-    RunStatus,
-    Store,
-    StoreError,
-    answer_hash,
-    canonical_hash,
-    rubric_hash,
-)
-from .submissions import iter_submissions
+from .scoring.grader import Grader
+from .store.database import Store
+from .store.identity import AnswerKey, answer_hash, canonical_hash, file_hash, rubric_hash
+from .store.records import RunStats, RunStatus
 
-__all__ = ["MAX_PROBLEMS_KEPT", "RunIdentity", "RunSummary", "file_hash", "run_batch"]
+if TYPE_CHECKING:
+    from .config import JudgeSettings
+
+__all__ = [
+    "MAX_PROBLEMS_KEPT",
+    "RunIdentity",
+    "RunSummary",
+    "file_hash",
+    "judge_identity",
+    "run_batch",
+]
 
 # Problems are streamed to `on_problem` and all stored; the summary keeps the
 # first few so that a file of nothing but bad rows cannot fill memory.
@@ -94,9 +96,17 @@ class RunIdentity:
         )
 
     @classmethod
-    def of(cls, grader: Grader, settings: Mapping[str, Any]) -> RunIdentity:
+    def of(cls, grader: Grader, settings: Mapping[str, Any] | None = None) -> RunIdentity:
+        """The identity of grading with `grader`; `settings`: whatever else changes a grade.
+
+        The judge's part (mode, model, prompt version) is read from the grader,
+        so every caller resumes the same run for the same judge; a `"judge"`
+        key in `settings` replaces it.
+        """
         scorer = grader.scorer  # loads the model: the real scorer (after fallback) counts
         cal = scorer.calibration
+        # A grader that wraps another may have no judge of its own.
+        judge = judge_identity(getattr(grader, "judge_settings", None))
         return cls(
             rubric_hash=rubric_hash(grader.rubric),
             calibration={
@@ -105,17 +115,23 @@ class RunIdentity:
                 "hash": canonical_hash(cal),
             },
             models={"scorer": scorer.name, "model": scorer.model},
-            settings=dict(settings),
+            settings={"judge": judge, **(settings or {})},
         )
 
 
-def file_hash(path: str | Path) -> str:
-    """sha256 of a file's bytes, read in blocks (answer files can be large)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+def judge_identity(settings: JudgeSettings | None) -> dict[str, Any]:
+    """What of the judge's settings changes a grade (so a change starts a new run).
+
+    Without a judge (None, or mode `off`) the model is None: a judge model that
+    is configured but not used does not change a grade. The prompt version is
+    kept even then, so that runs stored before this was computed here (by the
+    CLI, in this shape) keep resuming.
+    """
+    from .judge.prompt import PROMPT_VERSION
+
+    if settings is None or settings.mode == "off":
+        return {"mode": "off", "model": None, "prompt": PROMPT_VERSION}
+    return {"mode": settings.mode, "model": settings.model, "prompt": PROMPT_VERSION}
 
 
 def run_batch(
@@ -133,10 +149,11 @@ def run_batch(
 ) -> RunSummary:
     """Grade a submissions file into `store`, resuming or skipping what is already there.
 
-    `settings`: whatever else changes a grade (judge mode, judge model, prompt
-    version); part of the run's identity. `options`: how the work is done
+    `settings`: whatever else changes a grade, part of the run's identity
+    with the rubric, scorer, calibration and the grader's judge (mode, model,
+    prompt version: see `RunIdentity.of`). `options`: how the work is done
     (concurrency, rate limit); recorded but not part of the identity, so a
-    resume with another `--concurrency` continues the same run.
+    resume with another concurrency continues the same run.
     `on_progress(n)` is called as rows are done (graded, reused, skipped or
     bad); `on_problem` with each bad row as it is met.
 
@@ -148,7 +165,7 @@ def run_batch(
     started = time.perf_counter()
     shown = str(submissions_path)
     source = iter_submissions(submissions_path)  # a file that cannot be read fails here
-    identity = RunIdentity.of(grader, settings or {})
+    identity = RunIdentity.of(grader, settings)
     config_hash = identity.config_hash
     submissions_hash = file_hash(submissions_path)
     progress = on_progress or _ignore

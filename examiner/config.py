@@ -105,7 +105,7 @@ class JudgeSettings:
     def problem(self) -> str | None:
         """Why the judge cannot be called (None when it can)."""
         if not self.model:
-            return "no judge model: set EXAMINER_JUDGE_MODEL or pass --judge-model"
+            return "no judge model: set EXAMINER_JUDGE_MODEL"
         if not self.api_key and not self.base_url:
             return (
                 "no API key or base URL for the judge: set OPENAI_API_KEY, or OPENAI_BASE_URL "
@@ -139,7 +139,9 @@ def judge_settings(
     if mode is None:
         mode = "auto" if resolved_model else "off"
     if mode not in ("off", "auto", "always"):
-        raise ConfigError(f"--judge must be off, auto or always, not {mode!r}")
+        raise ConfigError(
+            f"the judge mode must be off, auto or always, not {mode!r}", setting="judge_mode"
+        )
     settings = JudgeSettings(
         model=resolved_model,
         base_url=base_url or env.base_url,
@@ -155,11 +157,17 @@ def _check(s: JudgeSettings) -> None:
     from .errors import ConfigError
 
     if s.concurrency < 1:
-        raise ConfigError(f"--concurrency must be at least 1, not {s.concurrency}")
+        raise ConfigError(
+            f"concurrency must be at least 1, not {s.concurrency}", setting="concurrency"
+        )
     if s.max_rpm is not None and s.max_rpm <= 0:
-        raise ConfigError(f"--max-rpm must be positive, not {s.max_rpm:g}")
+        raise ConfigError(
+            f"requests per minute must be positive, not {s.max_rpm:g}", setting="max_rpm"
+        )
     if s.timeout <= 0:
-        raise ConfigError(f"--judge-timeout must be positive, not {s.timeout:g}")
+        raise ConfigError(
+            f"the judge timeout must be positive, not {s.timeout:g}", setting="judge_timeout"
+        )
     if s.max_retries < 0 or s.max_reasks < 0:
         raise ConfigError("retries and re-asks cannot be negative")
     if s.response_format not in ("auto", "json_schema", "json_object", "none"):

@@ -21,13 +21,23 @@ __all__ = [
     "ModelLoadError",
     "Problem",
     "RubricError",
+    "StoreError",
     "SubmissionsError",
     "UnknownCardError",
 ]
 
 
 class ExaminerError(Exception):
-    """Base class: a problem the user can fix, reported without a traceback."""
+    """Base class: a problem the user can fix, reported without a traceback.
+
+    `setting` names the setting at fault in the library's own words ("db",
+    "judge_model", "concurrency", …). The core never names a command-line
+    flag: the CLI maps the setting to its flag and adds that as the hint.
+    """
+
+    def __init__(self, message: str = "", *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,10 @@ class ConfigError(ExaminerError):
     """A setting or flag has a value examiner cannot use."""
 
 
+class StoreError(ExaminerError):
+    """The database cannot be opened, is of an unknown version, or lacks what was asked."""
+
+
 class JudgeError(ExaminerError):
     """The LLM judge could not give a usable verdict; the embedding grade stands.
 
@@ -94,8 +108,15 @@ class JudgeError(ExaminerError):
     failed answer still shows its cost. Messages never contain the API key.
     """
 
-    def __init__(self, message: str, *, tokens_in: int = 0, tokens_out: int = 0) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        setting: str | None = None,
+    ) -> None:
+        super().__init__(message, setting=setting)
         self.tokens_in = tokens_in
         self.tokens_out = tokens_out
 

@@ -30,6 +30,7 @@ __all__ = [
     "StudentFeedback",
     "Submission",
     "label_for",
+    "status_for",
 ]
 
 Status = Literal["covered", "partial", "missing"]
@@ -40,6 +41,11 @@ ScorerName = Literal["embedding", "lexical", "judge"]
 # "fully right" and "has something right".
 CORRECT_AT = 0.8
 PARTIAL_AT = 0.3
+# Coverage boundaries of a key point's status: a different fact from the
+# labels' boundaries (one point's coverage, not a card's score), even where
+# the numbers agree.
+KEY_POINT_COVERED_AT = 0.7
+KEY_POINT_PARTIAL_AT = 0.3
 
 
 def label_for(score: float) -> Label:
@@ -48,6 +54,14 @@ def label_for(score: float) -> Label:
     if score >= PARTIAL_AT:
         return "partial"
     return "incorrect"
+
+
+def status_for(coverage: float) -> Status:
+    if coverage >= KEY_POINT_COVERED_AT:
+        return "covered"
+    if coverage >= KEY_POINT_PARTIAL_AT:
+        return "partial"
+    return "missing"
 
 
 class Flag(StrEnum):

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 __all__ = [
+    "BULLET",
     "STOPWORDS",
     "content_words",
     "fold",
@@ -86,7 +87,8 @@ def slugify(text: str, max_words: int = 5) -> str:
     return "-".join(tokens[:max_words]) or "card"
 
 
-_BULLET = re.compile(r"^\s*(?:[-*•·▪–]|\d+[.)]|[a-z][.)])\s+", re.IGNORECASE)
+# A list item's marker at the start of a line: "- ", "* ", "• ", "1. ", "2) ", "a. ".
+BULLET = re.compile(r"^\s*(?:[-*•·▪–]|\d+[.)]|[a-z][.)])\s+", re.IGNORECASE)
 # Sentence ends: ., ! or ? followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"'“(\[A-Z0-9])")
 _CLAUSE_BREAK = re.compile(
@@ -100,7 +102,7 @@ def split_sentences(text: str) -> list[str]:
     """Lines, bullet items and sentences, in order, each stripped and non-empty."""
     out: list[str] = []
     for line in text.splitlines():
-        line = _BULLET.sub("", line).strip()
+        line = BULLET.sub("", line).strip()
         if not line:
             continue
         out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from examiner.config import JudgeSettings
-
-from .openai_server import ScriptedOpenAI
+from tests.openai_server import ScriptedOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
 CNN_RUBRIC = ROOT / "rubrics" / "cnn-lesson3.yaml"
@@ -41,9 +40,62 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+# The session fixtures that load the packaged model: a test using one is a `model` test.
+MODEL_FIXTURES = frozenset({"embedder", "grader"})
+MODEL_GUARD = "this test loads the model: mark it @pytest.mark.model"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `model` every test that asks for the real embedder, so `-m "not model"` is fast."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
+def could_load(target: str) -> bool:
+    """Whether loading `target` might find a model: all but a path that does not exist.
+
+    A test that names a missing path wants the lexical fallback, which stays
+    as it is: the real loader fails on it, with the real error.
+    """
+    looks_like_path = target.startswith(("/", "./", "../", "~"))
+    return not looks_like_path or Path(target).expanduser().exists()
+
+
+@pytest.fixture(autouse=True)
+def model_guard(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[list[str]]:
+    """A test without the `model` marker that loads a model fails, loudly.
+
+    The loader raises an AssertionError (not the ModelLoadError a fallback
+    catches), and the test also fails at teardown in case the error was
+    swallowed on the way (a CLI exit code, a background thread). The fixture's
+    value is the list of models the test tried to load.
+    """
+    if request.node.get_closest_marker("model") is not None:
+        yield []
+        return
+    from examiner.scoring.embedder import SentenceTransformerEmbedder
+
+    load = SentenceTransformerEmbedder.load
+    attempts: list[str] = []
+
+    def guarded(self: SentenceTransformerEmbedder) -> None:
+        if self._model is None and could_load(self._target):
+            attempts.append(self.name)
+            raise AssertionError(f"{MODEL_GUARD} (it loads {self.name!r})")
+        load(self)
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "load", guarded)
+    yield attempts
+    if attempts:
+        pytest.fail(f"{MODEL_GUARD} (it loaded {', '.join(sorted(set(attempts)))})")
+
+
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
-    from examiner.embedder import load_embedder
+    from examiner.scoring.embedder import load_embedder
 
     return load_embedder()
 
@@ -57,17 +109,44 @@ def cnn_rubric():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def grader(embedder, cnn_rubric):  # type: ignore[no-untyped-def]
-    from examiner.pipeline import Grader
-    from examiner.scorers import EmbeddingScorer
+    from examiner.scoring import EmbeddingScorer
+    from examiner.scoring.grader import Grader
 
     return Grader(cnn_rubric, scorer=EmbeddingScorer(embedder))
 
 
 @pytest.fixture(scope="session")
 def lexical_grader(cnn_rubric):  # type: ignore[no-untyped-def]
-    from examiner.pipeline import Grader
+    from examiner.scoring.grader import Grader
 
     return Grader(cnn_rubric, scorer="lexical")
+
+
+# Files a person may want to look at after a run (the browser tests' screenshots).
+ARTIFACTS_ENV = "EXAMINER_TEST_ARTIFACTS"
+_ARTIFACTS = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def artifacts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """$EXAMINER_TEST_ARTIFACTS if set, else a directory under pytest's temporary paths.
+
+    Never in the repository; the summary at the end of the run says where it is.
+    """
+    chosen = os.environ.get(ARTIFACTS_ENV)
+    if chosen:
+        path = request.config.invocation_params.dir / Path(chosen).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = tmp_path_factory.mktemp("artifacts", numbered=False)
+    request.config.stash[_ARTIFACTS] = path
+    return path
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    path = config.stash.get(_ARTIFACTS, None)
+    if path is not None:
+        terminalreporter.write_line(f"test artifacts (screenshots): {path}")
 
 
 @pytest.fixture

@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from examiner.batch import RunSummary, run_batch
+from examiner.cli import app
 from examiner.errors import Problem, SubmissionsError
 from examiner.models import Grade, Rubric, Submission
-from examiner.pipeline import Grader
 from examiner.rubric import load_rubric
+from examiner.scoring.grader import Grader
 from examiner.store import Store, StoreError, latest_grades, latest_records
-
-from .conftest import CNN_RUBRIC
+from tests.conftest import CNN_RUBRIC
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from examiner.batch import run_batch
-    from examiner.pipeline import Grader
+    from examiner.scoring.grader import Grader
     from examiner.rubric import load_rubric
     from examiner.store import Store
 
@@ -358,3 +359,17 @@ def test_the_store_can_be_read_while_a_run_writes(tmp_path: Path, rubric: Rubric
         )
     assert summary.stats.answers == 300
     assert seen == sorted(seen) and 0 < seen[len(seen) // 2] < 300
+
+
+def test_a_library_run_resumes_the_run_the_cli_started(tmp_path: Path, rubric: Rubric) -> None:
+    rows = class_rows(rubric, 2)
+    subs = write_csv(tmp_path / "class.csv", rows)
+    db = tmp_path / "x.db"
+    result = CliRunner().invoke(
+        app, ["grade", str(CNN_RUBRIC), str(subs), "--db", str(db), "--scorer", "lexical"]
+    )
+    assert result.exit_code == 0, result.output
+    with Store.open(db) as store:
+        summary = run_batch(store, lexical(rubric), CNN_RUBRIC, subs)
+        assert (summary.run_id, summary.new_run, summary.graded) == (1, False, 0)
+        assert summary.skipped == len(rows)

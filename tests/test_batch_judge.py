@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from examiner.batch import run_batch
-from examiner.config import JudgeSettings
-from examiner.pipeline import Grader
-from examiner.rubric import load_rubric
-from examiner.store import Store, latest_grades
+import pytest
+from typer.testing import CliRunner
 
-from .conftest import CNN_RUBRIC
-from .openai_server import ScriptedOpenAI, Status
+from examiner.batch import run_batch
+from examiner.cli import app
+from examiner.config import JudgeSettings
+from examiner.rubric import load_rubric
+from examiner.scoring.grader import Grader
+from examiner.store import Store, latest_grades
+from tests.conftest import CNN_RUBRIC
+from tests.openai_server import ScriptedOpenAI, Status
 
 ANSWERS = [
     "The output has the same size as the input.",
@@ -68,3 +72,80 @@ def test_429s_under_concurrency_lose_nothing_and_change_nothing(tmp_path: Path) 
         assert other.score == grade.score
         assert [k.status for k in other.key_points] == [k.status for k in grade.key_points]
         assert "judge_failed" not in other.flags
+
+
+# --- the run's identity: the judge's part comes from the grader ----------------------------
+
+
+def judge(server: ScriptedOpenAI, model: str) -> JudgeSettings:
+    return JudgeSettings(
+        model=model, base_url=server.base_url, api_key="sk-batch-test", mode="always",
+        timeout=2.0, cache=False,
+    )  # fmt: skip
+
+
+def test_a_library_run_resumes_for_the_same_judge_and_starts_anew_for_another(
+    tmp_path: Path,
+) -> None:
+    rubric = load_rubric(CNN_RUBRIC)
+    subs = write_class(tmp_path / "class.csv", students=3)
+
+    def stop_after(n: int) -> Callable[[int], None]:
+        done = [0]
+
+        def progress(k: int) -> None:
+            done[0] += k
+            if done[0] >= n:
+                raise KeyboardInterrupt
+
+        return progress
+
+    with ScriptedOpenAI() as server, Store.open(tmp_path / "x.db") as store:
+        with (
+            Grader(rubric, scorer="lexical", judge=judge(server, "judge-a")) as grader,
+            pytest.raises(KeyboardInterrupt),
+        ):
+            run_batch(store, grader, CNN_RUBRIC, subs, commit_every=1, on_progress=stop_after(5))
+        (first,) = store.runs()
+        assert first.status == "interrupted"
+        # No settings passed: the same judge is the same run, resumed where it stopped.
+        with Grader(rubric, scorer="lexical", judge=judge(server, "judge-a")) as grader:
+            resumed = run_batch(store, grader, CNN_RUBRIC, subs)
+        assert (resumed.run_id, resumed.new_run, resumed.status) == (first.id, False, "finished")
+        assert resumed.skipped >= 5 and resumed.skipped + resumed.graded == 12
+        sent = len(server.chat_requests)
+        with Grader(rubric, scorer="lexical", judge=judge(server, "judge-a")) as grader:
+            again = run_batch(store, grader, CNN_RUBRIC, subs)
+        assert (again.run_id, again.graded, again.skipped) == (first.id, 0, 12)
+        assert len(server.chat_requests) == sent  # nothing asked twice
+        # Another judge model decides grades differently: a new run, nothing reused.
+        with Grader(rubric, scorer="lexical", judge=judge(server, "judge-b")) as grader:
+            other = run_batch(store, grader, CNN_RUBRIC, subs)
+        assert (other.new_run, other.graded, other.reused) == (True, 12, 0)
+        assert other.run_id != first.id
+        assert store.run(other.run_id).settings["grading"]["judge"]["model"] == "judge-b"
+        # And so does no judge at all.
+        no_judge = run_batch(store, Grader(rubric, scorer="lexical"), CNN_RUBRIC, subs)
+        assert no_judge.new_run and no_judge.run_id not in (first.id, other.run_id)
+
+
+def test_the_library_and_the_cli_make_the_same_run(tmp_path: Path) -> None:
+    subs = write_class(tmp_path / "class.csv", students=2)
+    db = tmp_path / "x.db"
+    with ScriptedOpenAI() as server:
+        result = CliRunner().invoke(
+            app,
+            [
+                "grade", str(CNN_RUBRIC), str(subs), "--db", str(db), "--scorer", "lexical",
+                "--judge", "always", "--judge-model", "judge-a", "--base-url", server.base_url,
+                "--api-key", "sk-batch-test", "--no-cache",
+            ],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        with (
+            Store.open(db) as store,
+            Grader(load_rubric(CNN_RUBRIC), scorer="lexical", judge=judge(server, "judge-a")) as g,
+        ):
+            summary = run_batch(store, g, CNN_RUBRIC, subs)
+            assert (summary.run_id, summary.new_run, summary.graded) == (1, False, 0)
+            assert summary.skipped == 8

@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from examiner.calibration import (
+from examiner.errors import ConfigError
+from examiner.evaluation import fit_model
+from examiner.scoring import EmbeddingScorer
+from examiner.scoring.calibration import (
     Calibration,
     default_calibration,
     fit_head,
@@ -16,10 +19,7 @@ from examiner.calibration import (
     load_calibration,
     save_calibration,
 )
-from examiner.errors import ConfigError
-from examiner.evaluation import fit_model
-from examiner.features import FEATURES
-from examiner.scorers import EmbeddingScorer
+from examiner.scoring.features import FEATURES
 
 
 def test_fit_recovers_a_monotone_relation() -> None:

@@ -11,8 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from examiner.cli import app
-
-from .conftest import CNN_RUBRIC, EXAMPLE_CLASS, ROOT
+from tests.conftest import CNN_RUBRIC, EXAMPLE_CLASS, ROOT
 
 runner = CliRunner()
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from examiner.decks import load_deck
 from examiner.errors import DeckError, Problem
+from examiner.formats.decks import load_deck
 from examiner.models import Deck
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 LESSON3 = SHARED / "seeds" / "lesson3-cnn-flashcards.txt"
 MOHLER_DEV = SHARED / "datasets" / "mohler" / "mohler_dev.jsonl"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from examiner.calibration import load_calibration
 from examiner.cli import app
-from examiner.graded import iter_graded
-
-from .conftest import CNN_RUBRIC
+from examiner.formats.labelled import iter_graded
+from examiner.scoring.calibration import load_calibration
+from tests.conftest import CNN_RUBRIC
 
 runner = CliRunner()
 
@@ -127,6 +127,7 @@ def test_calibrate_round_trip_through_grade(grader, tmp_path: Path) -> None:  # 
     assert no_head.exit_code == 0 and "off (--no-head)" in no_head.stdout
 
 
+@pytest.mark.model
 def test_calibration_for_another_model_is_refused(tmp_path: Path) -> None:
     cal = tmp_path / "other.json"
     cal.write_text(

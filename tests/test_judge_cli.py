@@ -9,9 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from examiner.cli import app
-
-from .conftest import CNN_RUBRIC
-from .openai_server import Reply, ScriptedOpenAI
+from tests.conftest import CNN_RUBRIC
+from tests.openai_server import Reply, ScriptedOpenAI
 
 SECRET = "sk-test-cli-0c5e8d2b9a"
 runner = CliRunner()

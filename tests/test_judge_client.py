@@ -14,10 +14,9 @@ from examiner.errors import JudgeConfigError, JudgeInvalidReply, JudgeUnavailabl
 from examiner.judge.client import JudgeClient, RateLimiter
 from examiner.judge.prompt import judge_messages
 from examiner.judge.verdict import Verdict, card_problems, verdict_schema
-
-from .conftest import JUDGE_KEY, scripted_judge
-from .openai_server import Reply, ScriptedOpenAI, Slow, Status
-from .test_judge_unit import ANSWER, CARD
+from tests.conftest import JUDGE_KEY, scripted_judge
+from tests.openai_server import Reply, ScriptedOpenAI, Slow, Status
+from tests.test_judge_unit import ANSWER, CARD
 
 
 def good_verdict() -> dict[str, object]:

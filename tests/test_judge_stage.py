@@ -12,11 +12,10 @@ from examiner.config import JudgeSettings
 from examiner.errors import Problem
 from examiner.judge.prompt import rubric_json
 from examiner.models import Flag, Grade, Rubric, Submission
-from examiner.pipeline import Grader
-from examiner.scorers import EmbeddingScorer
-
-from .conftest import JUDGE_KEY, scripted_judge
-from .openai_server import Reply, ScriptedOpenAI, Slow, Status, smart_verdict
+from examiner.scoring import EmbeddingScorer
+from examiner.scoring.grader import Grader
+from tests.conftest import JUDGE_KEY, scripted_judge
+from tests.openai_server import Reply, ScriptedOpenAI, Slow, Status, smart_verdict
 
 pytestmark = pytest.mark.model
 

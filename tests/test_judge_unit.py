@@ -9,8 +9,9 @@ from pydantic import ValidationError
 
 from examiner.config import JudgeSettings, judge_settings
 from examiner.errors import ConfigError
+from examiner.judge.grading import failed_grade, judge_grade
 from examiner.judge.prompt import answer_tag, judge_messages
-from examiner.judge.stage import failed_grade, judge_grade, routes
+from examiner.judge.stage import routes
 from examiner.judge.verdict import Verdict, card_problems, verdict_schema
 from examiner.judge.verify import check_verdict, find_quote, normalise
 from examiner.models import Flag, Grade, KeyPoint, KeyPointResult, Misconception, RubricCard

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from examiner import metrics
+from examiner.evaluation import metrics
 
 HUMAN = [0.0, 0.5, 1.0, 1.0]
 MACHINE = [0.0, 1.0, 1.0, 0.5]

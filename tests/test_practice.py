@@ -275,8 +275,9 @@ def test_first_question_is_shown_while_the_model_loads(tmp_path: Path) -> None:
 
     from rich.console import Console
 
-    from examiner.pipeline import Grader
+    from examiner.cli.practice_view import TerminalView
     from examiner.practice.session import PracticeSession
+    from examiner.scoring.grader import Grader
 
     rubric = _rubric("x")
     release = threading.Event()
@@ -300,7 +301,10 @@ def test_first_question_is_shown_while_the_model_loads(tmp_path: Path) -> None:
 
     with PracticeHistory.open("ann", "small-deck", tmp_path / "h.db") as history:
         session = PracticeSession(
-            grader, history, list(rubric.cards), console=Console(file=io.StringIO()), read=read
+            grader,
+            history,
+            list(rubric.cards),
+            view=TerminalView(Console(file=io.StringIO()), read),
         )
         summary = session.run()
         assert loading_when_asked == [True]
@@ -313,10 +317,10 @@ def test_a_configured_judge_grades_practice_answers(tmp_path: Path, server) -> N
 
     from rich.console import Console
 
-    from examiner.pipeline import Grader
+    from examiner.cli.practice_view import TerminalView
     from examiner.practice.session import PracticeSession
-
-    from .conftest import scripted_judge
+    from examiner.scoring.grader import Grader
+    from tests.conftest import scripted_judge
 
     rubric = _rubric("x")
     answer = "x is a thing. x has a use."
@@ -330,8 +334,7 @@ def test_a_configured_judge_grades_practice_answers(tmp_path: Path, server) -> N
             grader,
             history,
             list(rubric.cards),
-            console=Console(file=screen, width=120),
-            read=lambda _prompt: next(script),
+            view=TerminalView(Console(file=screen, width=120), lambda _prompt: next(script)),
         )
         summary = session.run()
     assert len(server.chat_requests) == 1

@@ -21,7 +21,6 @@ import pexpect  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from examiner.pipeline import Grader
 from examiner.practice import (
     Attempt,
     PracticeHistory,
@@ -33,8 +32,8 @@ from examiner.practice import (
 )
 from examiner.practice.session import humanize_delay
 from examiner.rubric import load_rubric
-
-from .conftest import CNN_RUBRIC
+from examiner.scoring.grader import Grader
+from tests.conftest import CNN_RUBRIC
 
 EXAMINER = Path(sys.executable).parent / "examiner"
 TIMEOUT = 30
@@ -621,6 +620,7 @@ def test_stats_json_agrees_with_the_stored_history(rubric: Path, home: Path) -> 
 # --- scorers -------------------------------------------------------------------------------
 
 
+@pytest.mark.model  # the child finds the model missing through sentence-transformers (torch)
 def test_without_a_model_the_session_grades_with_the_lexical_scorer(
     rubric: Path, home: Path
 ) -> None:

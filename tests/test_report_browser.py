@@ -3,8 +3,9 @@
 Debian's `chromium` (installed by `.ci/run`) driven by Playwright's Python
 package: no browser is downloaded. Every request the pages make is routed
 through a guard that refuses anything but `file:` and `data:` URLs, so the
-test also proves the reports need no network. Screenshots are written to
-`test-artifacts/` (git-ignored).
+test also proves the reports need no network. Screenshots go to the `artifacts`
+directory (conftest: $EXAMINER_TEST_ARTIFACTS, else under pytest's temporary
+paths; the run's summary names it).
 """
 
 from __future__ import annotations
@@ -19,16 +20,14 @@ from typing import Any
 import pytest
 
 from examiner.batch import run_batch
-from examiner.pipeline import Grader
 from examiner.reports import load_report_data, write_reports
 from examiner.rubric import load_rubric
+from examiner.scoring.grader import Grader
 from examiner.store import Store
-
-from .browser import is_local, launch
-from .conftest import CNN_RUBRIC, EXAMPLE_CLASS, ROOT
+from tests.browser import is_local, launch
+from tests.conftest import CNN_RUBRIC, EXAMPLE_CLASS
 
 CHROMIUM = Path(os.environ.get("EXAMINER_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = ROOT / "test-artifacts"
 SCRIPT = "<script>alert(1)</script>"
 
 if not CHROMIUM.is_file():
@@ -107,19 +106,14 @@ def watched(browser: Any) -> Iterator[Watched]:
     page.close()
 
 
-def _artifact(name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS / name
-
-
-def test_the_class_report_renders_cleanly(reports: Path, watched: Watched) -> None:
+def test_the_class_report_renders_cleanly(reports: Path, watched: Watched, artifacts: Path) -> None:
     page = watched.open(reports / "class-report.html")
     assert page.title().startswith("Class report")
     assert page.locator("svg.plot").count() == 4
     for name in ("students", "scores", "cards", "heatmap"):
         box = page.locator(f"svg.plot-{name}").bounding_box()
         assert box is not None and box["width"] > 200 and box["height"] > 100, name
-    page.screenshot(path=_artifact("class-report.png"), full_page=True)
+    page.screenshot(path=artifacts / "class-report.png", full_page=True)
     assert watched.errors == []
     assert watched.refused == []
     assert watched.dialogs == []
@@ -142,15 +136,17 @@ def test_tables_sort_without_a_library(reports: Path, watched: Watched) -> None:
     assert watched.errors == []
 
 
-def test_an_injected_script_is_shown_as_text(reports: Path, watched: Watched) -> None:
+def test_an_injected_script_is_shown_as_text(
+    reports: Path, watched: Watched, artifacts: Path
+) -> None:
     page = watched.open(reports / "students" / "zed.html")
     assert SCRIPT in page.locator("blockquote.answer").first.inner_text()
     assert page.locator("main script").count() == 0
-    page.screenshot(path=_artifact("student-report.png"), full_page=True)
+    page.screenshot(path=artifacts / "student-report.png", full_page=True)
     assert watched.dialogs == [] and watched.errors == [] and watched.refused == []
 
 
-def test_readable_on_a_phone(reports: Path, browser: Any) -> None:
+def test_readable_on_a_phone(reports: Path, browser: Any, artifacts: Path) -> None:
     phone = Watched(browser, width=390, height=844)
     try:
         for path in (reports / "class-report.html", reports / "students" / "ana.html"):
@@ -159,7 +155,7 @@ def test_readable_on_a_phone(reports: Path, browser: Any) -> None:
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 1, f"{path.name} scrolls sideways on a phone by {overflow}px"
-        page.screenshot(path=_artifact("student-report-phone.png"), full_page=False)
+        page.screenshot(path=artifacts / "student-report-phone.png", full_page=False)
         assert phone.errors == [] and phone.refused == []
     finally:
         phone.close()

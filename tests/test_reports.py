@@ -23,9 +23,8 @@ from examiner.batch import run_batch
 from examiner.cli import app
 from examiner.config import JudgeSettings
 from examiner.models import Grade, Rubric
-from examiner.pipeline import Grader
 from examiner.reports import gather, load_report_data, write_reports
-from examiner.reports.data import _unique_slugs
+from examiner.reports.gather import _unique_slugs
 from examiner.reports.gradebook import (
     CANVAS_IDENTITY,
     CANVAS_TOTALS,
@@ -36,9 +35,9 @@ from examiner.reports.gradebook import (
 from examiner.reports.markdown import md_escape
 from examiner.reports.redact import redact
 from examiner.rubric import load_rubric, save_rubric
+from examiner.scoring.grader import Grader
 from examiner.store import Store, is_review_flag, latest_grades, latest_records
-
-from .conftest import CNN_RUBRIC, EXAMPLE_CLASS, SHARED
+from tests.conftest import CNN_RUBRIC, EXAMPLE_CLASS, SHARED
 
 SHARED_CLASS = SHARED / "datasets" / "cnn-lesson3" / "submissions.csv"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -12,11 +12,10 @@ from typer.testing import CliRunner, Result
 from examiner.batch import run_batch
 from examiner.cli import app
 from examiner.cli import review as review_cli
-from examiner.pipeline import Grader
 from examiner.rubric import load_rubric
+from examiner.scoring.grader import Grader
 from examiner.store import Store, latest_records
-
-from .conftest import CNN_RUBRIC, EXAMPLE_CLASS
+from tests.conftest import CNN_RUBRIC, EXAMPLE_CLASS
 
 runner = CliRunner()
 

@@ -25,10 +25,11 @@ from examiner.rubric import (
     rubric_to_yaml,
     save_rubric,
 )
+from tests.conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON_RUBRIC = ROOT / "rubrics" / "cnn-lesson3.yaml"
-MOHLER = Path("/work/shared/datasets/mohler/mohler_dev.jsonl")
+MOHLER = SHARED / "datasets" / "mohler" / "mohler_dev.jsonl"
 
 
 def write(tmp_path: Path, text: str, name: str = "rubric.yaml") -> Path:
@@ -704,12 +705,12 @@ def test_lesson_rubric_loads() -> None:
         assert 2 <= len(card.key_points) <= 5, card.id
 
 
-LESSON_DECK = ROOT.parent / "shared" / "seeds" / "lesson3-cnn-flashcards.txt"
+LESSON_DECK = SHARED / "seeds" / "lesson3-cnn-flashcards.txt"
 
 
 @pytest.mark.skipif(not LESSON_DECK.exists(), reason="shared lesson deck not available")
 def test_build_from_lesson_deck(tmp_path: Path) -> None:
-    decks = pytest.importorskip("examiner.decks")
+    decks = pytest.importorskip("examiner.formats.decks")
     rubric = build_rubric(decks.load_deck(LESSON_DECK))
     assert len(rubric.cards) == 15
     assert all(1 <= len(c.key_points) <= MAX_KEY_POINTS for c in rubric.cards)

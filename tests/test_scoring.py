@@ -13,7 +13,7 @@ GOOD_SAME = (
 )
 
 
-@pytest.fixture(params=["grader", "lexical_grader"])
+@pytest.fixture(params=[pytest.param("grader", marks=pytest.mark.model), "lexical_grader"])
 def any_grader(request):  # type: ignore[no-untyped-def]
     return request.getfixturevalue(request.param)
 
@@ -146,8 +146,8 @@ def test_grade_many_matches_grade_and_keeps_order(grader) -> None:  # type: igno
 
 
 def test_batch_is_one_encode_call_and_rubric_encoded_once(embedder, cnn_rubric) -> None:  # type: ignore[no-untyped-def]
-    from examiner.pipeline import Grader
-    from examiner.scorers import EmbeddingScorer
+    from examiner.scoring import EmbeddingScorer
+    from examiner.scoring.grader import Grader
 
     calls: list[int] = []
 
@@ -187,8 +187,9 @@ def test_lexical_scorer_is_deterministic_and_same_shape(lexical_grader, grader) 
     assert a.score >= 0.6
 
 
+@pytest.mark.model  # finds the model missing through sentence-transformers: imports torch
 def test_missing_model_falls_back_to_lexical_with_notice(cnn_rubric) -> None:  # type: ignore[no-untyped-def]
-    from examiner.pipeline import Grader
+    from examiner.scoring.grader import Grader
 
     notices: list[str] = []
     grader = Grader(cnn_rubric, model="/nonexistent/model", notice=notices.append)
@@ -198,7 +199,7 @@ def test_missing_model_falls_back_to_lexical_with_notice(cnn_rubric) -> None:  #
 
 
 def test_length_groups_keep_similar_lengths_together() -> None:
-    from examiner.embedder import length_groups
+    from examiner.scoring.embedder import length_groups
 
     lengths = [641, 17, 231, 217, 98, 103, 47, 48, 11]
     groups = length_groups(lengths, batch_size=3)
@@ -230,8 +231,8 @@ def test_grouped_encoding_matches_one_text_at_a_time(embedder) -> None:  # type:
 def test_similarity_head_moves_scores_but_not_for_text_addressed_to_the_grader(
     embedder, cnn_rubric, lexical_grader
 ) -> None:  # type: ignore[no-untyped-def]
-    from examiner.calibration import SimilarityHead, default_calibration
-    from examiner.scorers import EmbeddingScorer
+    from examiner.scoring import EmbeddingScorer
+    from examiner.scoring.calibration import SimilarityHead, default_calibration
 
     base = default_calibration(embedder.name)
     assert base.score_model is not None

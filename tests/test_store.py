@@ -11,12 +11,15 @@ import pytest
 from examiner.models import Flag, Grade, KeyPointResult
 from examiner.store import (
     MIGRATIONS,
+    Review,
     Store,
     StoredGrade,
     StoreError,
     apply_review,
+    find_answer,
     latest_grades,
     latest_records,
+    override_grade,
 )
 
 
@@ -269,3 +272,41 @@ def test_readers_are_not_blocked_by_an_open_write(tmp_path: Path) -> None:
             reader.close()
             with Store.open(db, create=False) as other:
                 assert [r.rubric_title for r in other.runs()] == ["Deck"]
+
+
+def test_override_grade_finds_the_one_answer_and_records_the_teacher(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "x.db") as store:
+        run_id = new_run(store)
+        store.add_grades(
+            run_id,
+            [
+                (make_grade(card="c1"), None),
+                (make_grade(card="c2", answer_id="a1"), None),
+                (make_grade(card="c2", answer_id="a2", answer="again"), None),
+            ],
+        )
+        stored, review = override_grade(store, "ana", "c1", 0.75, "fair", author="kim")
+        assert stored.grade.card_id == "c1" and stored.review is None  # as it was
+        assert (review.action, review.score, review.previous_score) == ("override", 0.75, 0.5)
+        assert only_review(store, "c1") == review
+        with pytest.raises(StoreError, match="more than once") as twice:
+            find_answer(store, "ana", "c2")
+        assert twice.value.setting == "answer_id"  # the CLI names its flag
+        assert find_answer(store, "ana", "c2", answer_id="a2").grade.answer == "again"
+        with pytest.raises(StoreError, match="their cards: c1, c2"):
+            override_grade(store, "ana", "c3", 0.5, "x")
+        with pytest.raises(StoreError, match="no grades for student 'bo'"):
+            override_grade(store, "bo", "c1", 0.5, "x")
+        with pytest.raises(StoreError, match="no run 9"):
+            find_answer(store, "ana", "c1", run_id=9)
+
+
+def only_review(store: Store, card: str) -> Review | None:
+    (stored,) = store.find_grades("ana", card)
+    return stored.review
+
+
+def test_store_errors_name_the_setting_not_a_flag(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as missing:
+        Store.open(tmp_path / "typo.db", create=False)
+    assert missing.value.setting == "db" and "--" not in str(missing.value)

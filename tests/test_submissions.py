@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from examiner.errors import Problem, SubmissionsError
+from examiner.formats.submissions import Record, iter_records, iter_submissions, text_value
 from examiner.models import Submission
-from examiner.submissions import Record, iter_records, iter_submissions, text_value
 
 
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:

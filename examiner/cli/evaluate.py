@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ..errors import ExaminerError, Problem
 from ._app import app, err, escape, out, reports_errors
@@ -43,9 +42,9 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Grade teacher-graded answers and show how well examiner agrees with the teacher."""
-    from ..calibration import load_calibration
     from ..evaluation import agreement, grade_graded
-    from ..graded import iter_graded
+    from ..formats.labelled import iter_graded
+    from ..scoring.calibration import load_calibration
 
     cal = load_calibration(calibration) if calibration else None
     grader = _grader(rubric, model, cal, scorer)
@@ -81,10 +80,12 @@ def calibrate(
     force: ForceOpt = False,
 ) -> None:
     """Fit the similarity → credit mapping on teacher-graded answers, with its agreement."""
-    from ..calibration import hand_set_calibration, save_calibration
-    from ..embedder import resolve_model
+    from rich.table import Table
+
     from ..evaluation import assess_graded, fit_calibration, head_tried
-    from ..graded import iter_graded
+    from ..formats.labelled import iter_graded
+    from ..scoring.calibration import hand_set_calibration, save_calibration
+    from ..scoring.embedder import resolve_model
 
     if output.exists() and not force:
         raise ExaminerError(f"{output} exists: pass --force to overwrite it")
@@ -130,6 +131,8 @@ def _head_summary(learned: Any, tried: bool, enough: bool) -> str:
 
 
 def _print_agreement(report: Any, title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -145,6 +148,8 @@ def _print_agreement(report: Any, title: str) -> None:
 
 
 def _print_details(report: Any) -> None:
+    from rich.table import Table
+
     confusion = Table(title="Labels (rows: teacher, columns: examiner)", header_style="bold")
     confusion.add_column("")
     for label in report.labels:

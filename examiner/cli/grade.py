@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -131,9 +132,10 @@ def grade(
             _grade_file(grader, submissions, output, as_json)
         else:
             assert submissions is not None
-            run = {"judge": _judge_identity(settings), "options": (concurrency, max_rpm)}
+            # How the work is done, not what decides a grade: kept with the run only.
+            options = {"concurrency": concurrency, "max_rpm": max_rpm}
             store = db or Path("examiner.db")
-            _grade_into_store(grader, rubric, submissions, store, output, as_json, run)
+            _grade_into_store(grader, rubric, submissions, store, output, as_json, options)
 
 
 def _read_answer(answer: str | None) -> str:
@@ -145,7 +147,7 @@ def _read_answer(answer: str | None) -> str:
 
 
 def _grade_one(grader: Any, card: str, answer: str | None, as_json: bool) -> None:
-    from ..render import grade_panel
+    from .render import grade_panel
 
     found = grader.card(card)
     answer = _read_answer(answer)
@@ -171,8 +173,8 @@ def _grade_one(grader: Any, card: str, answer: str | None, as_json: bool) -> Non
 def _dry_run(grader: Any, submissions: Path | None, card: str | None, answer: str | None) -> None:
     from rich.table import Table
 
+    from ..formats.submissions import iter_submissions
     from ..models import Submission
-    from ..submissions import iter_submissions
 
     if grader.judge_settings is None:
         out.print(
@@ -203,18 +205,28 @@ def _dry_run(grader: Any, submissions: Path | None, card: str | None, answer: st
         out.print(f"[yellow]note:[/] {escape(plan.problem)}")
 
 
+@dataclass
+class _Tally:
+    """What a file's grading run has seen so far, for the summary."""
+
+    labels: Counter[str] = field(default_factory=Counter)
+    flags: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    shown: list[Any] = field(default_factory=list)  # the first grades, for the screen
+
+    @property
+    def graded(self) -> int:
+        return sum(self.labels.values())
+
+
 def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> None:
     from contextlib import nullcontext
 
-    from ..render import grades_table, summary_table
-    from ..results import open_results
-    from ..submissions import iter_records, iter_submissions
+    from ..formats.results import open_results
+    from ..formats.submissions import iter_records, iter_submissions
 
     total = sum(1 for _ in iter_records(path))
-    labels: Counter[str] = Counter()
-    flags: Counter[str] = Counter()
-    problems: list[Problem] = []
-    shown: list[Any] = []
+    tally = _Tally()
     started = time.perf_counter()
     writer_ctx = open_results(output) if output else nullcontext(None)
     progress = _progress(hidden=as_json)
@@ -223,40 +235,48 @@ def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> 
         for item in grader.grade_many(iter_submissions(path), source=str(path)):
             progress.advance(task)
             if isinstance(item, Problem):
-                problems.append(item)
+                tally.problems.append(item)
                 err.print(f"[red]skipped[/] {escape(str(item))}")
                 continue
-            labels[item.label] += 1
-            flags.update(str(f) for f in item.flags)
+            tally.labels[item.label] += 1
+            tally.flags.update(str(f) for f in item.flags)
             if writer is not None:
                 writer.write(item)
             if as_json:
                 sys.stdout.write(item.model_dump_json() + "\n")
-            elif output is None and len(shown) < 200:
-                shown.append(item)
-    seconds = time.perf_counter() - started
+            elif output is None and len(tally.shown) < 200:
+                tally.shown.append(item)
+    _report_file(grader, tally, time.perf_counter() - started, output, as_json)
+
+
+def _report_file(
+    grader: Any, tally: _Tally, seconds: float, output: Path | None, as_json: bool
+) -> None:
+    """The summary after a file: grades shown or written, counts, the judge's usage."""
+    from .render import grades_table, summary_table
+
     usage = grader.judge_usage
     if as_json:
         if usage is not None:
             err.print(_usage_line(grader.judge_settings.model, usage))
         return
     if output is None:
-        out.print(grades_table(shown))
-        if sum(labels.values()) > len(shown):
-            out.print(f"(first {len(shown)} shown: use --out FILE to keep them all)")
+        out.print(grades_table(tally.shown))
+        if tally.graded > len(tally.shown):
+            out.print(f"(first {len(tally.shown)} shown: use --out FILE to keep them all)")
     scorer = grader.scorer.name + (" + judge" if grader.judge_settings is not None else "")
-    out.print(summary_table(labels, flags, len(problems), seconds, scorer))
+    out.print(summary_table(tally.labels, tally.flags, len(tally.problems), seconds, scorer))
     if usage is not None:
         out.print(_usage_line(grader.judge_settings.model, usage))
     if output is not None:
-        out.print(f"wrote {sum(labels.values())} grades to {output}")
+        out.print(f"wrote {tally.graded} grades to {output}")
 
 
 def _progress(*, hidden: bool = False) -> Progress:
     """The bar a file is graded under: on stderr, gone when done, so stdout stays the results."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from ..render import RateColumn
+    from .render import RateColumn
 
     return Progress(
         "[progress.description]{task.description}",
@@ -270,15 +290,6 @@ def _progress(*, hidden: bool = False) -> Progress:
     )
 
 
-def _judge_identity(settings: Any) -> dict[str, Any]:
-    """What of the judge's settings changes a grade (so a change starts a new run)."""
-    if settings is None:
-        return {"mode": "off"}
-    from ..judge.prompt import PROMPT_VERSION
-
-    return {"mode": settings.mode, "model": settings.model, "prompt": PROMPT_VERSION}
-
-
 def _grade_into_store(
     grader: Any,
     rubric: Path,
@@ -286,7 +297,7 @@ def _grade_into_store(
     db: Path,
     output: Path | None,
     as_json: bool,
-    run: dict[str, Any],
+    options: dict[str, Any],
 ) -> None:
     """Grade a file into the store, resuming or skipping what it already holds.
 
@@ -294,13 +305,12 @@ def _grade_into_store(
     stderr, so the output can be piped.
     """
     from ..batch import run_batch
-    from ..render import run_summary_table
-    from ..results import open_results
+    from ..formats.results import open_results
+    from ..formats.submissions import iter_records
     from ..store import Store, latest_grades
-    from ..submissions import iter_records
+    from .render import run_summary_table
 
     total = sum(1 for _ in iter_records(path))
-    concurrency, max_rpm = run["options"]
     progress = _progress()
     with Store.open(db) as store, progress:
         task = progress.add_task("grading", total=total)
@@ -309,8 +319,7 @@ def _grade_into_store(
             grader,
             rubric,
             path,
-            settings={"judge": run["judge"]},
-            options={"concurrency": concurrency, "max_rpm": max_rpm},
+            options=options,
             on_progress=lambda n: progress.advance(task, n),
             on_problem=lambda p: err.print(f"[red]skipped[/] {escape(str(p))}"),
         )

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from ..calibration import Calibration
     from ..config import JudgeSettings
     from ..models import Rubric
-    from ..pipeline import Grader
+    from ..scoring.calibration import Calibration
+    from ..scoring.grader import Grader
 
 __all__ = [
     "ApiKeyOpt",
@@ -90,8 +90,8 @@ def make_grader(
     notice: Callable[[str], None] | None = None,
 ) -> Grader:
     """The Grader the scorer options describe; notices go to stderr unless `notice` is given."""
-    from ..calibration import load_calibration
-    from ..pipeline import Grader
+    from ..scoring.calibration import load_calibration
+    from ..scoring.grader import Grader
     from ._app import err, escape
 
     check_scorer(scorer)

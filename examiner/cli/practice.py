@@ -85,6 +85,7 @@ def practice(
     from ..practice import PracticeHistory, order_cards, rubric_key
     from ..practice.session import PracticeSession
     from ..rubric import load_rubric
+    from .practice_view import TerminalView
 
     settings = judge_settings(mode=judge, model=judge_model, base_url=base_url, api_key=api_key)
     loaded = load_rubric(rubric)
@@ -108,7 +109,8 @@ def practice(
             limit=limit,
             shuffle=shuffle,
         )
-        session = PracticeSession(grader, history, queue, console=out, notices=notices)
+        view = TerminalView(out)
+        session = PracticeSession(grader, history, queue, view=view, notices=notices)
         session.run()
 
 
@@ -122,9 +124,9 @@ def stats(
 ) -> None:
     """Practice progress: cards due today and this week, retention, score trend per card,
     weakest key points."""
+    from ..errors import StoreError
     from ..practice import PracticeHistory, default_history_db, practice_stats, rubric_key
     from ..rubric import load_rubric
-    from ..store import StoreError
 
     loaded = load_rubric(rubric)
     path = db or default_history_db()

@@ -13,7 +13,7 @@ from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
-from .models import Grade
+from ..models import Grade
 
 __all__ = ["RateColumn", "grade_panel", "grades_table", "run_summary_table", "summary_table"]
 

@@ -1,32 +1,19 @@
-"""`examiner runs`, `examiner review` and `examiner export`: the batch store's commands."""
+"""`examiner review`: a teacher accepts or overrides the grades flagged for review."""
 
 from __future__ import annotations
 
 import math
 import sys
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..store import DEFAULT_DB
 from ._app import app, err, escape, out, reports_errors
+from .runs import DbOption, RunOption, open_db
 
 if TYPE_CHECKING:
     from ..store import Store, StoredGrade
-
-DbOption = Annotated[
-    Path, typer.Option("--db", help="The results database (default: examiner.db here).")
-]
-RunOption = Annotated[
-    int | None,
-    typer.Option(
-        "--run",
-        help="Only this run (ids: `examiner runs`); default: the latest grade of each answer "
-        "across the runs of the latest run's rubric.",
-    ),
-]
 
 
 def parse_score(text: str) -> float:
@@ -47,78 +34,6 @@ def parse_score(text: str) -> float:
     if math.isnan(score) or not 0 <= score <= 1:
         raise ValueError(f"{text!r} is outside 0..1: write 0.6, 3/5 or 60%")
     return score
-
-
-def _open(db: Path) -> Store:
-    from ..store import Store
-
-    return Store.open(db, create=False)
-
-
-# --- runs ----------------------------------------------------------------------------------
-
-
-@app.command()
-@reports_errors
-def runs(db: DbOption = DEFAULT_DB) -> None:
-    """List the grading runs in the database: status, rubric, answers, labels, flags, tokens."""
-    from rich import box
-    from rich.table import Table
-
-    from ..store import RunStats
-
-    store = _open(db)
-    records = store.runs()
-    if not records:
-        out.print(f"no runs yet in {escape(str(db))}")
-        return
-    stats = store.all_run_stats()
-    # Token and bad-row columns only when some run has them: 80 columns is tight.
-    show_tokens = any(x.tokens_in + x.tokens_out for x in stats.values())
-    show_bad = any(x.problems for x in stats.values())
-    table = Table(title=f"Runs in {escape(str(db))}", header_style="bold", box=box.SIMPLE)
-    table.add_column("run", justify="right", no_wrap=True)
-    table.add_column("started", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("rubric · answers file", min_width=16, overflow="fold")
-    table.add_column("answers", justify="right")
-    table.add_column("✔/◐/✘", justify="right", no_wrap=True)
-    table.add_column("flagged", justify="right")
-    if show_bad:
-        table.add_column("bad rows", justify="right")
-    if show_tokens:
-        table.add_column("tokens", justify="right")
-    for run in records:
-        s = stats.get(run.id) or RunStats()
-        reused = f" ({s.reused} reused)" if s.reused else ""
-        cells = [
-            str(run.id),
-            _local_time(run.started_at),
-            run.shown_status,
-            escape(
-                f"{run.rubric_title or Path(run.rubric_path).name} · "
-                f"{Path(run.submissions_path).name}"
-            ),
-            f"{s.answers}{reused}",
-            "/".join(str(s.labels.get(k, 0)) for k in ("correct", "partial", "incorrect")),
-            str(s.flagged),
-        ]
-        if show_bad:
-            cells.append(str(s.problems))
-        if show_tokens:
-            cells.append(f"{s.tokens_in + s.tokens_out:,}")
-        table.add_row(*cells)
-    out.print(table)
-
-
-def _local_time(stamp: str) -> str:
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%m-%d %H:%M")
-    except ValueError:
-        return stamp
-
-
-# --- review --------------------------------------------------------------------------------
 
 
 @app.command()
@@ -169,9 +84,9 @@ def review(
             raise typer.BadParameter(
                 "an override needs its reason: add --note TEXT", param_hint="--note"
             )
-        _set_score(_open(db), student, card, score, note.strip(), author, answer_id, run)
+        _set_score(open_db(db), student, card, score, note.strip(), author, answer_id, run)
         return
-    store = _open(db)
+    store = open_db(db)
     flagged = _flagged(store, run, show_all)
     if not flagged:
         out.print("nothing to review: no flagged grades" + ("" if show_all else " left"))
@@ -260,7 +175,7 @@ def _review_one(
     from rich.panel import Panel
     from rich.prompt import Prompt
 
-    from ..render import grade_panel
+    from .render import grade_panel
 
     grade = stored.grade
     out.print(
@@ -312,57 +227,12 @@ def _set_score(
     answer_id: str | None,
     run: int | None,
 ) -> None:
-    from ..store import StoreError
+    from ..store import override_grade
 
-    if run is not None:
-        store.run(run)  # a clear error for an unknown id
-    found = store.find_grades(student, card, answer_id=answer_id, run_id=run)
-    if not found:
-        cards = store.cards_of(student)
-        if not cards:
-            raise StoreError(f"{store.path}: no grades for student {student!r}")
-        shown = ", ".join(cards[:10]) + (", …" if len(cards) > 10 else "")
-        which = f" (answer id {answer_id!r})" if answer_id else ""
-        raise StoreError(
-            f"{store.path}: no grade for {student!r} on card {card!r}{which}; their cards: {shown}"
-        )
-    if len(found) > 1:
-        ids = ", ".join(repr(s.grade.answer_id or "") for s in found)
-        raise StoreError(
-            f"{student!r} answered {card!r} more than once (answer ids {ids}): pass --answer-id"
-        )
-    stored = found[0]
-    done = store.add_review(stored, "override", score=score, note=note, author=author)
+    stored, done = override_grade(
+        store, student, card, score, note, author=author, answer_id=answer_id, run_id=run
+    )
     out.print(
         f"overrode {escape(student)} · {escape(card)}: {stored.grade.score:.2f} → "
         f"{score:.2f} by {escape(done.author)} ({escape(note)})"
     )
-
-
-# --- export --------------------------------------------------------------------------------
-
-
-@app.command()
-@reports_errors
-def export(
-    output: Annotated[
-        Path, typer.Option("--out", "-o", help="Where to write: .jsonl (whole grades) or .csv.")
-    ],
-    db: DbOption = DEFAULT_DB,
-    run: RunOption = None,
-) -> None:
-    """Write the latest grade of every answer, teachers' overrides applied, to JSONL or CSV."""
-    from ..results import open_results
-    from ..store import StoreError, apply_review, latest_records
-
-    store = _open(db)
-    if store.latest_run() is None:
-        raise StoreError(f"{db}: no runs yet: nothing to export")
-    written = reviewed = 0
-    with open_results(output) as writer:
-        for stored in latest_records(store, run):
-            writer.write(apply_review(stored.grade, stored.review))
-            written += 1
-            reviewed += stored.review is not None
-    extra = f" ({reviewed} reviewed by a teacher)" if reviewed else ""
-    out.print(f"wrote {written} grades{extra} to {escape(str(output))}")

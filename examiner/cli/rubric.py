@@ -39,7 +39,7 @@ def rubric_build(
     ] = 8,
 ) -> None:
     """Draft a rubric (key points per card) from a deck, for a teacher to edit."""
-    from ..decks import load_deck
+    from ..formats.decks import load_deck
     from ..rubric import build_rubric, rubric_to_yaml, save_rubric
 
     if output is not None and output.exists() and not force:

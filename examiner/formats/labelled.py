@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Problem, SubmissionsError
-from .models import Submission
+from ..errors import Problem, SubmissionsError
+from ..models import Submission
 from .submissions import FieldValue, Record, open_records, submission_from_record
 
 __all__ = ["LABEL_CREDIT", "GradedAnswer", "iter_graded"]

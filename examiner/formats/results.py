@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from .errors import ConfigError
-from .models import Grade
+from ..errors import ConfigError
+from ..models import Grade
 
-__all__ = ["CSV_COLUMNS", "ResultWriter", "flat_row", "open_results", "read_results", "safe_cell"]
+__all__ = ["CSV_COLUMNS", "ResultWriter", "flat_row", "open_results", "safe_cell"]
 
 CSV_COLUMNS = [
     "student_id",
@@ -89,9 +88,3 @@ def open_results(path: str | Path) -> Iterator[ResultWriter]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         yield _CsvWriter(handle) if suffix == ".csv" else _JsonlWriter(handle)
-
-
-def read_results(path: str | Path) -> list[Grade]:
-    """Grades back from a JSONL results file."""
-    with Path(path).open(encoding="utf-8") as handle:
-        return [Grade.model_validate(json.loads(line)) for line in handle if line.strip()]

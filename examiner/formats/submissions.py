@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
-from examiner.errors import Problem, SubmissionsError
-from examiner.models import Submission
+from ..errors import Problem, SubmissionsError
+from ..models import Submission
 
 __all__ = [
     "SUBMISSION_EXTENSIONS",

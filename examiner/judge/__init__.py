@@ -5,7 +5,8 @@
 - `client`: the openai SDK calls (structured outputs, fallbacks, retries, re-asks).
 - `verify`: quote verification and examiner's own score.
 - `cache`: verdicts keyed by model, prompt version, card and answer.
-- `stage`: routing, concurrency, the judged Grade and the fallback.
+- `stage`: routing, concurrency and the cache, per run.
+- `grading`: the judged Grade, and the fallback.
 - `drafting`: `examiner rubric build --llm`.
 
 Nothing here sends anything unless a judge is configured (a model, and a key
@@ -14,7 +15,8 @@ or a base URL).
 
 from __future__ import annotations
 
-from .stage import JudgeItem, JudgePlan, JudgeStage, JudgeUsage, judge_grade, routes
+from .grading import judge_grade
+from .stage import JudgeItem, JudgePlan, JudgeStage, JudgeUsage, routes
 from .verdict import Verdict, verdict_schema
 
 __all__ = [

@@ -11,7 +11,6 @@ results themselves.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import sqlite3
 import threading
@@ -19,31 +18,50 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import StoreError
 from ..models import RubricCard
+from ..store.identity import sha256_hex
+from ..store.migrations import Migration, apply_migrations
 
-__all__ = ["CachedVerdict", "VerdictCache", "cache_key"]
+__all__ = ["CACHE_MIGRATIONS", "CachedVerdict", "VerdictCache", "cache_key"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS verdicts (
-    key TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    prompt_version TEXT NOT NULL,
-    card_id TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    tokens_in INTEGER NOT NULL,
-    tokens_out INTEGER NOT NULL,
-    created REAL NOT NULL
+# The cache's schema, grown like the store's (see `examiner.store.migrations`).
+# Released steps are never edited: append a new one.
+CACHE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "verdicts",
+        (
+            # IF NOT EXISTS: caches written before the cache had migrations
+            # hold this very table, and keep their verdicts.
+            """CREATE TABLE IF NOT EXISTS verdicts (
+                key TEXT PRIMARY KEY,
+                model TEXT NOT NULL,
+                prompt_version TEXT NOT NULL,
+                card_id TEXT NOT NULL,
+                verdict TEXT NOT NULL,
+                tokens_in INTEGER NOT NULL,
+                tokens_out INTEGER NOT NULL,
+                created REAL NOT NULL
+            )""",
+        ),
+    ),
 )
-"""
 
 
 def cache_key(model: str, prompt_version: str, card: RubricCard, answer: str) -> str:
+    # This JSON's layout (default separators) is part of every stored key:
+    # changing it would miss every verdict already cached.
     payload = json.dumps(
         [model, prompt_version, card.model_dump(mode="json"), answer],
         ensure_ascii=False,
         sort_keys=True,
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return sha256_hex(payload)
+
+
+# What a cache file held before it had migrations: step 1 takes it over.
+_ADOPTED = frozenset({"verdicts"})
 
 
 @dataclass(frozen=True)
@@ -74,8 +92,11 @@ class VerdictCache:
             # WAL without a sync per commit: a lost verdict costs one call, not data.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
-            conn.commit()
+            try:
+                apply_migrations(conn, CACHE_MIGRATIONS, path=self.path, adopts=_ADOPTED)
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
@@ -91,7 +112,7 @@ class VerdictCache:
                     )
                     .fetchone()
                 )
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, StoreError) as exc:
                 self._break(exc)
                 return None
         return CachedVerdict(row[0], int(row[1]), int(row[2])) if row else None
@@ -129,7 +150,7 @@ class VerdictCache:
                     ),
                 )
                 db.commit()
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, StoreError) as exc:
                 self._break(exc)
 
     def _break(self, exc: Exception) -> None:

@@ -26,12 +26,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ..config import JudgeSettings
 from ..errors import JudgeConfigError, JudgeInvalidReply, JudgeUnavailable
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletion
 
 __all__ = ["JudgeClient", "RateLimiter", "Reply"]
 
@@ -153,64 +156,71 @@ class JudgeClient:
         while True:
             fmt = self._format
             try:
-                self._limiter.wait()
-                completion = self._client.chat.completions.create(
-                    model=self.model,
-                    messages=_with_format(history, fmt, schema),  # type: ignore[arg-type]
-                    temperature=self._option("temperature", self.settings.temperature),
-                    seed=self._option("seed", self.settings.seed),
-                    max_tokens=self._option("max_tokens", self.settings.max_tokens),
-                    max_completion_tokens=self._option(
-                        "max_completion_tokens", self.settings.max_tokens
-                    ),
-                    response_format=_response_format(fmt, schema, name),
-                )
+                completion = self._create(history, schema, name, fmt)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                if self._drop_refused_option(_message(exc)):
-                    continue
-                if self.settings.response_format == "auto" and fmt != "none":
-                    # Assume the server does not know this response format: try the next.
-                    self._format = _FORMATS[_FORMATS.index(fmt) + 1]
+                if self._adapt_to_refusal(_message(exc), fmt):
                     continue
                 raise self._unavailable(
                     f"the server refused the request: {_message(exc)}"
                 ) from None
-            except openai.APITimeoutError:
-                raise self._unavailable(
-                    f"no reply within {self.settings.timeout:g} s "
-                    f"(tried {self.settings.max_retries + 1} times)"
-                ) from None
-            except openai.APIConnectionError:
-                raise self._unavailable(
-                    f"cannot reach the judge server at {self._where()} "
-                    f"(tried {self.settings.max_retries + 1} times)"
-                ) from None
-            except openai.AuthenticationError:
-                raise self._unavailable(
-                    "the server refused the API key (401): check OPENAI_API_KEY"
-                ) from None
-            except openai.NotFoundError:
-                raise self._unavailable(
-                    f"model {self.model!r} not found at {self._where()} (404): "
-                    "check EXAMINER_JUDGE_MODEL"
-                ) from None
-            except openai.APIStatusError as exc:
-                raise self._unavailable(
-                    f"server error {exc.status_code} after {self.settings.max_retries + 1} "
-                    f"tries: {_message(exc)}"
-                ) from None
             except openai.OpenAIError as exc:
-                raise self._unavailable(f"{type(exc).__name__}: {exc}") from None
-            usage = completion.usage
-            used_in = usage.prompt_tokens if usage else 0
-            used_out = usage.completion_tokens if usage else 0
-            if not completion.choices:
-                return "", used_in, used_out
-            message = completion.choices[0].message
-            content = message.content or ""
-            if not content and getattr(message, "refusal", None):
-                content = f"(refused: {message.refusal})"
-            return content, used_in, used_out
+                raise self._failure(exc) from None
+            return _content(completion)
+
+    def _create(
+        self, history: list[dict[str, str]], schema: dict[str, Any], name: str, fmt: str
+    ) -> ChatCompletion:
+        self._limiter.wait()
+        return self._client.chat.completions.create(
+            model=self.model,
+            messages=_with_format(history, fmt, schema),  # type: ignore[arg-type]
+            temperature=self._option("temperature", self.settings.temperature),
+            seed=self._option("seed", self.settings.seed),
+            max_tokens=self._option("max_tokens", self.settings.max_tokens),
+            max_completion_tokens=self._option("max_completion_tokens", self.settings.max_tokens),
+            response_format=_response_format(fmt, schema, name),
+        )
+
+    def _adapt_to_refusal(self, message: str, fmt: str) -> bool:
+        """After a 400/422: whether the request changed enough to be sent again.
+
+        An option the server names is dropped; otherwise, in `auto`, the next
+        reply format is tried.
+        """
+        if self._drop_refused_option(message):
+            return True
+        if self.settings.response_format == "auto" and fmt != "none":
+            # Assume the server does not know this response format: try the next.
+            self._format = _FORMATS[_FORMATS.index(fmt) + 1]
+            return True
+        return False
+
+    def _failure(self, exc: Exception) -> JudgeUnavailable:
+        """What went wrong with a request, in words a teacher can act on."""
+        import openai
+
+        tries = self.settings.max_retries + 1
+        # Most specific first: a timeout is a connection error, a 401 or 404 a status error.
+        if isinstance(exc, openai.APITimeoutError):
+            return self._unavailable(
+                f"no reply within {self.settings.timeout:g} s (tried {tries} times)"
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return self._unavailable(
+                f"cannot reach the judge server at {self._where()} (tried {tries} times)"
+            )
+        if isinstance(exc, openai.AuthenticationError):
+            return self._unavailable("the server refused the API key (401): check OPENAI_API_KEY")
+        if isinstance(exc, openai.NotFoundError):
+            return self._unavailable(
+                f"model {self.model!r} not found at {self._where()} (404): "
+                "check EXAMINER_JUDGE_MODEL"
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return self._unavailable(
+                f"server error {exc.status_code} after {tries} tries: {_message(exc)}"
+            )
+        return self._unavailable(f"{type(exc).__name__}: {exc}")
 
     def _sent_options(self) -> list[str]:
         names = ["max_tokens", "temperature", "seed"]
@@ -240,6 +250,20 @@ class JudgeClient:
 
     def _unavailable(self, message: str) -> JudgeUnavailable:
         return JudgeUnavailable(self._redact(message))
+
+
+def _content(completion: ChatCompletion) -> tuple[str, int, int]:
+    """The reply's text (or the model's refusal, said as such) and the tokens it cost."""
+    usage = completion.usage
+    used_in = usage.prompt_tokens if usage else 0
+    used_out = usage.completion_tokens if usage else 0
+    if not completion.choices:
+        return "", used_in, used_out
+    message = completion.choices[0].message
+    content = message.content or ""
+    if not content and getattr(message, "refusal", None):
+        content = f"(refused: {message.refusal})"
+    return content, used_in, used_out
 
 
 def _response_format(fmt: str, schema: dict[str, Any], name: str) -> Any:

@@ -23,7 +23,6 @@ from .verdict import strict_schema
 
 __all__ = ["CardDraft", "Drafted", "draft_rubric"]
 
-DRAFT_PROMPT_VERSION = "draft-v1"
 _SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
@@ -170,7 +169,9 @@ def draft_rubric(
 ) -> Drafted:
     """Ask the judge model for each card's rubric; JudgeConfigError if none is configured."""
     if settings.problem:
-        raise JudgeConfigError(f"--llm needs a judge model: {settings.problem}")
+        raise JudgeConfigError(
+            f"drafting with a model needs a judge model: {settings.problem}", setting="judge_model"
+        )
     client = JudgeClient(settings)
     schema = strict_schema(CardDraft)
 

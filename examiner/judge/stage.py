@@ -1,4 +1,4 @@
-"""The judge stage: routing, concurrent calls, caching, and the judged Grade.
+"""The judge stage: routing, concurrent calls and caching (the judged Grade: `grading.py`).
 
 `JudgeStage.run` takes a stream of (card, submission, embedding Grade) and
 yields the final Grades in input order, whatever order the replies come
@@ -22,27 +22,17 @@ from dataclasses import dataclass, field
 
 from ..config import JudgeSettings
 from ..errors import JudgeConfigError, JudgeError, Problem
-from ..models import (
-    Flag,
-    Grade,
-    RubricCard,
-    StageResult,
-    StudentFeedback,
-    Submission,
-    label_for,
-)
+from ..models import Flag, Grade, RubricCard, Submission
 from .cache import VerdictCache, cache_key
 from .client import JudgeClient, RateLimiter
+from .grading import DEFAULT_REVIEW_BELOW, failed_grade, judge_grade
 from .prompt import PROMPT_VERSION, estimate_tokens, judge_messages
 from .verdict import Verdict, card_problems, verdict_schema
-from .verify import Checked, check_verdict
 
-__all__ = ["JudgeItem", "JudgePlan", "JudgeStage", "JudgeUsage", "judge_grade", "routes"]
+__all__ = ["JudgeItem", "JudgePlan", "JudgeStage", "JudgeUsage", "routes"]
 
 JudgeItem = tuple[RubricCard, Submission, Grade]
 
-# Below this confidence a judged grade is flagged for review.
-REVIEW_BELOW = 0.45
 # A verdict is about this many tokens per key point, plus the feedback (for --dry-run).
 _OUT_BASE, _OUT_PER_POINT = 120, 60
 
@@ -115,10 +105,21 @@ def _ignore(_: str) -> None:
 
 
 class JudgeStage:
-    """The optional second stage. Create one per run; `close()` it (or use `with`)."""
+    """The optional second stage. Create one per run; `close()` it (or use `with`).
 
-    def __init__(self, settings: JudgeSettings, *, notice: Callable[[str], None] = _ignore):
+    `review_below`: the confidence under which a judged grade is flagged for
+    review, the grader's calibration's `review_below`.
+    """
+
+    def __init__(
+        self,
+        settings: JudgeSettings,
+        *,
+        notice: Callable[[str], None] = _ignore,
+        review_below: float = DEFAULT_REVIEW_BELOW,
+    ):
         self.settings = settings
+        self.review_below = review_below
         self.usage = JudgeUsage()
         self._notice = notice
         self._problem = settings.problem
@@ -242,6 +243,7 @@ class JudgeStage:
             tokens_in=spent_in,
             tokens_out=spent_out,
             cached=cached,
+            review_below=self.review_below,
         )
 
     # -- one request (in a worker thread) -------------------------------------
@@ -309,145 +311,3 @@ class JudgeStage:
             tokens_in += estimate_tokens(judge_messages(card, sub.answer, first))
             tokens_out += _OUT_BASE + _OUT_PER_POINT * len(card.key_points)
         return JudgePlan(answers, routed, cached, calls, tokens_in, tokens_out, self._problem)
-
-
-def failed_grade(first: Grade, reason: str, tokens_in: int = 0, tokens_out: int = 0) -> Grade:
-    """The embedding grade, standing, flagged `judge_failed` with the reason."""
-    flags = list(first.flags)
-    if Flag.JUDGE_FAILED not in flags:
-        flags.append(Flag.JUDGE_FAILED)
-    return first.model_copy(
-        update={
-            "flags": flags,
-            "notes": [*first.notes, f"judge_failed: {reason}"],
-            "tokens_in": first.tokens_in + tokens_in,
-            "tokens_out": first.tokens_out + tokens_out,
-        }
-    )
-
-
-def judge_grade(
-    card: RubricCard,
-    first: Grade,
-    verdict: Verdict,
-    settings: JudgeSettings,
-    *,
-    tokens_in: int = 0,
-    tokens_out: int = 0,
-    cached: bool = False,
-) -> Grade:
-    """The final grade from a verdict: verified, scored by examiner, both stages kept."""
-    checked = check_verdict(card, first.answer, verdict, first)
-    score = checked.score
-    notes = list(first.notes)
-    flags: list[Flag] = [f for f in first.flags if f != Flag.NEEDS_REVIEW]
-    notes += checked.notes
-    if checked.injection:
-        if Flag.POSSIBLE_INJECTION not in flags:
-            flags.append(Flag.POSSIBLE_INJECTION)
-        if checked.injection_reported:
-            notes.append("possible_injection: the judge reports text addressed to the grader")
-        bound = max(first.score, checked.supported_score)
-        if score > bound:
-            notes.append(
-                f"possible_injection: score held at {bound:.2f} (the judge said {score:.2f}): "
-                "no more than the embedding stage and the answer's own words support"
-            )
-            score = bound
-    flags += checked.flags
-    gap = abs(score - first.score)
-    disagree = gap > settings.disagreement_margin
-    if disagree:
-        flags.append(Flag.STAGE_DISAGREEMENT)
-        notes.append(
-            f"stage_disagreement: embedding {first.score:.2f}, judge {score:.2f} "
-            f"(margin {settings.disagreement_margin:.2f})"
-        )
-    confidence = 0.9 - 0.5 * gap
-    if checked.unverified:
-        confidence *= 0.7
-    if checked.injection:
-        confidence *= 0.5
-    confidence = min(1.0, max(0.0, confidence))
-    if checked.injection or checked.unverified or disagree or confidence < REVIEW_BELOW:
-        flags.append(Flag.NEEDS_REVIEW)
-    feedback = StudentFeedback(
-        right=verdict.feedback.right,
-        missing=verdict.feedback.missing,
-        next_step=verdict.feedback.next_step,
-    )
-    judge_result = StageResult(
-        scorer="judge",
-        score=checked.score,
-        label=label_for(checked.score),
-        key_points=checked.key_points,
-        misconceptions=checked.misconceptions,
-        model=settings.model or "",
-        model_score=verdict.overall_score,
-        injection_reported=checked.injection_reported,
-        cached=cached,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-    )
-    return first.model_copy(
-        update={
-            "score": round(score, 4),
-            "points": round(score * card.max_points, 4),
-            "label": label_for(score),
-            "key_points": checked.key_points,
-            "misconceptions": checked.misconceptions,
-            "feedback": _feedback(card, checked, feedback),
-            "scorer": "judge",
-            "confidence": round(confidence, 4),
-            "flags": list(dict.fromkeys(flags)),
-            "notes": notes,
-            "models": {**first.models, "judge": settings.model or ""},
-            "tokens_in": first.tokens_in + tokens_in,
-            "tokens_out": first.tokens_out + tokens_out,
-            "embedding": _stage_of(first),
-            "judge": judge_result,
-            "judge_feedback": feedback,
-        }
-    )
-
-
-def _stage_of(grade: Grade) -> StageResult:
-    return StageResult(
-        scorer=grade.scorer,
-        score=grade.score,
-        label=grade.label,
-        confidence=grade.confidence,
-        key_points=grade.key_points,
-        misconceptions=grade.misconceptions,
-        model=next(iter(grade.models.values()), ""),
-    )
-
-
-def _feedback(card: RubricCard, checked: Checked, feedback: StudentFeedback) -> str:
-    """The model's feedback when every quote held and nothing addressed the grader.
-
-    Otherwise examiner writes its own from the verified key points: the
-    model's words may rest on what did not hold.
-    """
-    if checked.injection or checked.unverified:
-        from ..feedback import write_feedback
-
-        return write_feedback(card, checked.key_points, checked.misconceptions)
-    lines = []
-    if feedback.right:
-        lines.append(f"Right: {feedback.right}")
-    if feedback.missing:
-        lines.append(f"Missing: {feedback.missing}")
-    if feedback.next_step:
-        lines.append(f"Next step: {feedback.next_step}")
-    for wrong in checked.misconceptions:
-        fix = f" {_sentence(wrong.correction)}" if wrong.correction else ""
-        lines.append(f"Not true: {_sentence(wrong.text)}{fix}")
-    for quote, correction in checked.other_errors:
-        lines.append(f"Not true: “{quote}”. {_sentence(correction)}".rstrip())
-    return "\n".join(lines)
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if not text or text.endswith((".", "!", "?")) else text + "."

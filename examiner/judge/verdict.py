@@ -13,11 +13,11 @@ after checking every quote against the answer (see `verify.py`).
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..models import RubricCard
+from ..models import RubricCard, Status
 
 __all__ = [
     "Feedback",
@@ -47,7 +47,7 @@ class KeyPointVerdict(_Contract):
         max_length=100,
         description="The key point's id, exactly as given in the rubric.",
     )
-    status: Literal["covered", "partial", "missing"] = Field(
+    status: Status = Field(
         description=(
             "covered: the answer states the key point correctly (in any words). "
             "partial: the answer gets part of it, or states it vaguely. "

@@ -27,7 +27,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from ..cues import is_injection
 from ..models import (
     Flag,
     Grade,
@@ -36,8 +35,9 @@ from ..models import (
     RubricCard,
     Status,
 )
+from ..scoring.cues import is_injection
 from ..text import content_words, split_segments
-from .verdict import Verdict
+from .verdict import KeyPointVerdict, Verdict
 
 __all__ = ["CREDIT", "Checked", "check_verdict", "find_quote", "normalise"]
 
@@ -151,44 +151,82 @@ def check_verdict(card: RubricCard, answer: str, verdict: Verdict, first: Grade)
     far an unverified key point falls, and bounds the score under injection.
     """
     injection = verdict.injection_attempt or Flag.POSSIBLE_INJECTION in first.flags
-    injected = _injected_passages(answer) if injection else []
-    by_id = {v.key_point_id: v for v in verdict.key_points}
-    earlier = {r.key_point_id: r for r in first.key_points}
+    quotes = _Quotes(answer, injection)
     notes: list[str] = []
-    unverified = False
-    finder = _Finder(answer)
+    results, backed, points_unverified = _check_key_points(card, verdict, first, quotes, notes)
+    found_wrong, wrongs_unverified = _check_misconceptions(card, verdict, quotes, notes)
+    others: list[tuple[str, str]] = []
+    for other in verdict.other_errors:
+        quote = quotes.verified(other.quote)
+        if quote is not None:
+            others.append((quote, other.correction))
 
-    def verified(quote: str) -> str | None:
-        found = finder.find(quote)
+    credit = [CREDIT[r.status] for r in results]
+    # For the injection bound: only key points the answer's own words back.
+    supported = [c if b else 0.0 for c, b in zip(credit, backed, strict=True)]
+    weights = [p.weight for p in card.key_points]
+    penalty = sum(m.penalty for m in found_wrong)
+    score = _clip(_weighted(credit, weights) - penalty)
+    supported_score = _clip(_weighted(supported, weights) - penalty)
+    unverified = points_unverified or wrongs_unverified
+    flags = [Flag.UNVERIFIED_QUOTE] if unverified else []
+    return Checked(
+        key_points=results,
+        misconceptions=found_wrong,
+        other_errors=others,
+        score=round(score, 4),
+        supported_score=round(supported_score, 4),
+        injection=injection,
+        injection_reported=verdict.injection_attempt,
+        flags=flags,
+        notes=notes,
+    )
+
+
+class _Quotes:
+    """What counts as a verified quote in one answer."""
+
+    def __init__(self, answer: str, injection: bool) -> None:
+        self.finder = _Finder(answer)
+        self.injection = injection
+        self.injected = _injected_passages(answer) if injection else []
+
+    def verified(self, quote: str) -> str | None:
+        """The answer's own text that `quote` copies; None if absent or addressed to the grader."""
+        found = self.finder.find(quote)
         if found is None:
             return None
-        if injection and (is_injection(found) or any(_overlaps(found, p) for p in injected)):
+        if self.injection and (
+            is_injection(found) or any(_overlaps(found, p) for p in self.injected)
+        ):
             return None  # words addressed to the grader are not evidence
         return found
 
+
+def _check_key_points(
+    card: RubricCard, verdict: Verdict, first: Grade, quotes: _Quotes, notes: list[str]
+) -> tuple[list[KeyPointResult], list[bool], bool]:
+    """Each key point as the verified verdict has it, and whether any quote failed.
+
+    Also, per key point, whether its verified quote shares words with the
+    point itself: the answer's own words back it (see the injection bound).
+    """
+    by_id = {v.key_point_id: v for v in verdict.key_points}
+    earlier = {r.key_point_id: r for r in first.key_points}
     results: list[KeyPointResult] = []
-    credit: list[float] = []
-    supported: list[float] = []
+    backed: list[bool] = []
+    unverified = False
     for point in card.key_points:
         v = by_id.get(point.id)
         before = earlier.get(point.id)
-        before_status: Status = before.status if before else "missing"
         status: Status = v.status if v else "missing"
-        reason = v.reason if v else ""
         evidence = ""
         quoted = False
-        if status != "missing":
-            assert v is not None
-            found = verified(v.quote)
+        if v is not None and status != "missing":
+            found = quotes.verified(v.quote)
             if found is None:
                 unverified = True
-                fallen: Status = "partial" if before_status != "missing" else "missing"
-                notes.append(
-                    f"unverified_quote: key point {point.id!r} was {status} by the judge, "
-                    f"but its quote {_short(v.quote)!r} is not in the answer: now {fallen}"
-                )
-                status = fallen
-                evidence = before.evidence if before and fallen != "missing" else ""
+                status, evidence = _downgraded(point.id, v, before, notes)
             else:
                 evidence, quoted = found, True
         results.append(
@@ -199,22 +237,44 @@ def check_verdict(card: RubricCard, answer: str, verdict: Verdict, first: Grade)
                 status=status,
                 similarity=before.similarity if before else 0.0,
                 evidence=evidence,
-                reason=reason,
+                reason=v.reason if v else "",
             )
         )
-        credit.append(CREDIT[status])
-        # For the injection bound: only key points the answer's own words back.
-        backed = quoted and _shares_words(evidence, point.phrasings)
-        supported.append(CREDIT[status] if backed else 0.0)
+        backed.append(quoted and _shares_words(evidence, point.phrasings))
+    return results, backed, unverified
 
+
+def _downgraded(
+    point_id: str, v: KeyPointVerdict, before: KeyPointResult | None, notes: list[str]
+) -> tuple[Status, str]:
+    """The status and evidence of a key point whose quote did not verify.
+
+    It falls to partial if the embedding stage found it at least partly (its
+    evidence then stands), else to missing.
+    """
+    before_status: Status = before.status if before else "missing"
+    fallen: Status = "partial" if before_status != "missing" else "missing"
+    notes.append(
+        f"unverified_quote: key point {point_id!r} was {v.status} by the judge, "
+        f"but its quote {_short(v.quote)!r} is not in the answer: now {fallen}"
+    )
+    evidence = before.evidence if before and fallen != "missing" else ""
+    return fallen, evidence
+
+
+def _check_misconceptions(
+    card: RubricCard, verdict: Verdict, quotes: _Quotes, notes: list[str]
+) -> tuple[list[MisconceptionResult], bool]:
+    """The rubric misconceptions reported with a verified quote; whether any quote failed."""
     found_wrong: list[MisconceptionResult] = []
     seen: set[str] = set()
+    unverified = False
     wrongs = {m.id: m for m in card.misconceptions}
     for mv in verdict.misconceptions:
         wrong = wrongs.get(mv.misconception_id)
         if wrong is None or wrong.id in seen:
             continue
-        quote = verified(mv.quote)
+        quote = quotes.verified(mv.quote)
         if quote is None:
             unverified = True
             notes.append(
@@ -232,29 +292,7 @@ def check_verdict(card: RubricCard, answer: str, verdict: Verdict, first: Grade)
                 correction=wrong.correction,
             )
         )
-
-    others: list[tuple[str, str]] = []
-    for other in verdict.other_errors:
-        quote = verified(other.quote)
-        if quote is not None:
-            others.append((quote, other.correction))
-
-    weights = [p.weight for p in card.key_points]
-    penalty = sum(m.penalty for m in found_wrong)
-    score = _clip(_weighted(credit, weights) - penalty)
-    supported_score = _clip(_weighted(supported, weights) - penalty)
-    flags = [Flag.UNVERIFIED_QUOTE] if unverified else []
-    return Checked(
-        key_points=results,
-        misconceptions=found_wrong,
-        other_errors=others,
-        score=round(score, 4),
-        supported_score=round(supported_score, 4),
-        injection=injection,
-        injection_reported=verdict.injection_attempt,
-        flags=flags,
-        notes=notes,
-    )
+    return found_wrong, unverified
 
 
 def _weighted(values: list[float], weights: list[float]) -> float:

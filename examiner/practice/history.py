@@ -18,7 +18,8 @@ from typing import Any
 
 from ..config import examiner_home
 from ..models import Grade, Rubric
-from ..store import Store, rubric_hash
+from ..store.database import Store
+from ..store.identity import rubric_hash
 from .schedule import CardState, RatingName, Schedule, rating_name, rating_number
 
 __all__ = ["Attempt", "PracticeHistory", "card_states", "default_history_db", "rubric_key"]

@@ -1,8 +1,9 @@
 """The practice session: ask, read a typed answer, grade, show feedback, schedule.
 
-The terminal is reached only through a rich Console and a `read` function
-(the builtin `input` by default), so the whole loop runs the same under a
-pseudo-terminal, a pipe, or a test.
+The loop knows nothing of terminals: it talks to a `PracticeView`, which shows
+what happens and reads what the student types. The CLI's view draws with rich
+(`examiner.cli.practice_view`); a test or a benchmark can drive the same loop
+through any object with the same methods.
 
 Why it is built this way:
 
@@ -20,28 +21,22 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
-from rich.rule import Rule
-from rich.text import Text
+from typing import Protocol
 
 from ..models import Grade, RubricCard
-from ..pipeline import Grader
+from ..scoring.grader import Grader
 from .history import Attempt, PracticeHistory
 from .schedule import RATINGS, RatingName, Schedule, suggest_rating
 
-__all__ = ["PracticeSession", "SessionSummary", "humanize_delay"]
+__all__ = ["PracticeSession", "PracticeView", "SessionSummary", "humanize_delay", "rating_of"]
 
-Reader = Callable[[str], str]
-
+# What the student may type at the rating prompt, besides the full names.
 _SHORT = {"a": "again", "h": "hard", "g": "good", "e": "easy", "1": "again", "2": "hard"}
 _SHORT |= {"3": "good", "4": "easy"}
-_RATING_STYLE = {"again": "red", "hard": "yellow", "good": "green", "easy": "bold green"}
 
 
 class _Skip(Exception):
@@ -71,6 +66,27 @@ class SessionSummary:
         return sum(scores) / len(scores) if scores else None
 
 
+class PracticeView(Protocol):
+    """What the loop shows and reads. `read_*` raise EOFError when input ends and
+    KeyboardInterrupt on Ctrl-C, as `input` does."""
+
+    def read_answer_line(self) -> str: ...
+    def read_rating(self, suggested: RatingName) -> str: ...
+    def waiting(self, what: str) -> AbstractContextManager[object]: ...
+    def notice(self, text: str) -> None: ...
+    def nothing_due(self) -> None: ...
+    def question(self, card: RubricCard, number: int, total: int) -> None: ...
+    def skipped(self) -> None: ...
+    def end_line(self) -> None: ...
+    def hint(self, text: str, number: int, total: int) -> None: ...
+    def no_more_hints(self) -> None: ...
+    def no_answer_yet(self) -> None: ...
+    def feedback(self, card: RubricCard, grade: Grade) -> None: ...
+    def unknown_rating(self) -> None: ...
+    def scheduled(self, attempt: Attempt) -> None: ...
+    def finished(self, summary: SessionSummary, saved_in: Path) -> None: ...
+
+
 def humanize_delay(delay: timedelta) -> str:
     """ "in 10 minutes", "in 3 hours", "in 4 days": as a student thinks of it."""
     seconds = max(delay.total_seconds(), 0)
@@ -83,6 +99,13 @@ def humanize_delay(delay: timedelta) -> str:
     return f"in {n} {unit}{'s' if n != 1 else ''}"
 
 
+def rating_of(typed: str) -> RatingName | None:
+    """The rating a student typed ("g", "3", "good"), or None for anything else."""
+    word = typed.strip().casefold()
+    name = _SHORT.get(word, word)
+    return name if name in RATINGS else None
+
+
 class PracticeSession:
     def __init__(
         self,
@@ -90,8 +113,7 @@ class PracticeSession:
         history: PracticeHistory,
         queue: list[RubricCard],
         *,
-        console: Console,
-        read: Reader | None = None,
+        view: PracticeView,
         schedule: Schedule | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notices: list[str] | None = None,
@@ -99,8 +121,7 @@ class PracticeSession:
         self.grader = grader
         self.history = history
         self.queue = queue
-        self.console = console
-        self.read: Reader = read or console.input
+        self.view = view
         self.schedule = schedule or Schedule()
         self.clock = clock
         # The grader's notices (e.g. "no model: lexical scorer") arrive from the
@@ -124,11 +145,11 @@ class PracticeSession:
     def _wait_for_model(self) -> None:
         if self._loader is not None:
             if self._loader.is_alive():
-                with self.console.status("loading the embedding model…"):
+                with self.view.waiting("loading the embedding model…"):
                     self._loader.join()
             self._loader = None
         for notice in self.notices:
-            self.console.print(f"[yellow]notice:[/] {escape(notice)}")
+            self.view.notice(notice)
         self.notices.clear()
         if self._load_error is not None:
             error, self._load_error = self._load_error, None
@@ -139,51 +160,43 @@ class PracticeSession:
     def run(self) -> SessionSummary:
         summary = SessionSummary()
         if not self.queue:
-            self.console.print("Nothing to practise: no card is due. Come back later.")
+            self.view.nothing_due()
             return summary
         self.start_loading()
         pending: tuple[Grade, RatingName, int, int] | None = None
         try:
             for number, card in enumerate(self.queue, 1):
-                self._ask(card, number)
+                self.view.question(card, number, len(self.queue))
                 summary.asked += 1
                 try:
                     answer, hints = self._read_answer(card)
                 except _Skip:
                     summary.skipped += 1
-                    self.console.print("[dim]skipped[/]")
+                    self.view.skipped()
                     continue
                 started = time.perf_counter()
                 grade = self._grade(card, answer)
                 elapsed = round((time.perf_counter() - started) * 1000)
                 suggested = suggest_rating(grade.score, hints)
                 pending = (grade, suggested, hints, elapsed)
-                self._show(card, grade, hints)
+                self.view.feedback(card, grade)
                 rating = self._read_rating(suggested)
                 attempt = self._record(grade, rating, suggested, hints, elapsed)
                 pending = None  # stored: a Ctrl-C from here on must not store it again
                 summary.attempts.append(attempt)
-                self._say_next(attempt)
+                self.view.scheduled(attempt)
         except _Quit:
             pass
         except KeyboardInterrupt:
             summary.interrupted = True
-            self.console.print()  # end the prompt's line: the terminal echoed only ^C
+            self.view.end_line()  # the terminal echoed only ^C
             if pending is not None:
                 grade, suggested, hints, elapsed = pending
                 attempt = self._record(grade, suggested, suggested, hints, elapsed)
                 summary.attempts.append(attempt)
-                self._say_next(attempt)
-        self._finish(summary)
+                self.view.scheduled(attempt)
+        self.view.finished(summary, Path(self.history.store.path))
         return summary
-
-    def _ask(self, card: RubricCard, number: int) -> None:
-        self.console.print(Rule(f"card {number} of {len(self.queue)}", style="dim"))
-        self.console.print(Panel(Text(card.question, style="bold"), title=escape(card.id)))
-        self.console.print(
-            "[dim]Type your answer; an empty line or Ctrl-D submits. "
-            "`?` a hint · `skip` · `quit`[/]"
-        )
 
     def _read_answer(self, card: RubricCard) -> tuple[str, int]:
         """The typed answer and how many hints were shown; raises _Skip or _Quit."""
@@ -192,9 +205,9 @@ class PracticeSession:
         empty_once = False
         while True:
             try:
-                line = self.read("> ")
+                line = self.view.read_answer_line()
             except EOFError:
-                self.console.print()  # Ctrl-D echoes no newline: end the prompt's line
+                self.view.end_line()  # Ctrl-D echoes no newline
                 if not lines:
                     raise _Quit from None  # input closed before an answer: end the session
                 return "\n".join(lines), hints
@@ -202,11 +215,7 @@ class PracticeSession:
             if not lines and word in ("skip", "quit", "exit"):
                 raise _Skip if word == "skip" else _Quit
             if word == "?":
-                if hints < len(card.key_points):
-                    hints += 1
-                    self._hint(card, hints)
-                else:
-                    self.console.print("[dim]No more hints: that was every key point.[/]")
+                hints = self._hint(card, hints)
                 continue
             if word:
                 lines.append(line)
@@ -217,69 +226,43 @@ class PracticeSession:
             if empty_once:
                 return "", hints  # Enter twice: the student gives up and sees the answer
             empty_once = True
-            self.console.print(
-                "[dim]No answer yet. Type it, `?` for a hint, `skip`, or Enter again to see "
-                "the answer.[/]"
-            )
+            self.view.no_answer_yet()
 
-    def _hint(self, card: RubricCard, n: int) -> None:
+    def _hint(self, card: RubricCard, shown: int) -> int:
+        """Show the next hint, if any is left; returns how many have been shown."""
+        if shown >= len(card.key_points):
+            self.view.no_more_hints()
+            return shown
         # The heaviest key points first: the most useful nudge.
         points = sorted(card.key_points, key=lambda p: -p.weight)
-        self.console.print(
-            f"[cyan]hint {n}/{len(points)}:[/] {escape(points[n - 1].text)} "
-            "[dim](an answer after a hint is rated at most hard)[/]"
-        )
+        self.view.hint(points[shown].text, shown + 1, len(points))
+        return shown + 1
 
     def _grade(self, card: RubricCard, answer: str) -> Grade:
         self._wait_for_model()
         if self.grader.judge_settings is not None:
-            with self.console.status("asking the judge…"):
+            with self.view.waiting("asking the judge…"):
                 return self.grader.grade(card.id, answer, self.history.student)
         return self.grader.grade(card.id, answer, self.history.student)
 
-    def _show(self, card: RubricCard, grade: Grade, hints: int) -> None:
-        from ..render import grade_panel
-
-        self.console.print(grade_panel(grade, card.question))
-        if grade.judge_feedback is not None:
-            fb = grade.judge_feedback
-            for head, text in (
-                ("right", fb.right),
-                ("missing", fb.missing),
-                ("next", fb.next_step),
-            ):
-                if text:
-                    self.console.print(f"[bold]{head}:[/] {escape(text)}")
-        for note in grade.notes:
-            if note.startswith("judge_failed"):
-                self.console.print(f"[yellow]notice:[/] {escape(note)}")
-        if card.reference_answer:
-            self.console.print(
-                Panel(escape(card.reference_answer), title="reference answer", style="dim")
-            )
-
     def _read_rating(self, suggested: RatingName) -> RatingName:
-        prompt = (
-            "Rate: again (a) · hard (h) · good (g) · easy (e) — Enter for "
-            f"[{_RATING_STYLE[suggested]}]{suggested}[/]: "
-        )
         while True:
             try:
-                word = self.read(prompt).strip().casefold()
+                typed = self.view.read_rating(suggested)
             except EOFError:
-                self.console.print()
+                self.view.end_line()
                 return suggested
-            if not word:
+            if not typed.strip():
                 return suggested
-            name = _SHORT.get(word, word)
-            if name in RATINGS:
-                return name
-            self.console.print("[dim]Type a, h, g or e (or Enter for the suggestion).[/]")
+            rating = rating_of(typed)
+            if rating is not None:
+                return rating
+            self.view.unknown_rating()
 
     def _record(
         self, grade: Grade, rating: RatingName, suggested: RatingName, hints: int, elapsed: int
     ) -> Attempt:
-        attempt = self.history.record(
+        return self.history.record(
             grade,
             rating,
             schedule=self.schedule,
@@ -289,24 +272,3 @@ class PracticeSession:
             hints=hints,
             duration_ms=elapsed,
         )
-        return attempt
-
-    def _say_next(self, attempt: Attempt) -> None:
-        rating, due = attempt.rating, attempt.due_at
-        self.console.print(
-            f"rated [{_RATING_STYLE[rating]}]{rating}[/] · next review "
-            f"{humanize_delay(due - attempt.reviewed_at)} "
-            f"[dim]({due.astimezone():%a %d %b %H:%M})[/]"
-        )
-
-    def _finish(self, summary: SessionSummary) -> None:
-        done = len(summary.attempts)
-        parts = [f"{done} answered", f"{summary.skipped} skipped"]
-        if summary.mean_score is not None:
-            parts.append(f"mean score {summary.mean_score:.2f}")
-        ratings = ", ".join(f"{r} {summary.ratings[r]}" for r in RATINGS if summary.ratings[r])
-        self.console.print(Rule("session", style="dim"))
-        self.console.print(" · ".join(parts) + (f" ({ratings})" if ratings else ""))
-        where = Path(self.history.store.path)
-        saved = "Interrupted: " if summary.interrupted else ""
-        self.console.print(f"{saved}progress saved in {escape(str(where))}")

@@ -4,7 +4,7 @@
     data = load_report_data("examiner.db")
     write_reports(data, "reports")
 
-Data flows one way: the store → `ReportData` (`data.py`: every number, once,
+Data flows one way: the store → `ReportData` (`gather.py` into `views.py`: every number, once,
 reviews applied, secrets redacted) → renderers, pure functions of that data:
 `html.py` (jinja2 templates, autoescaped), `markdown.py`, `gradebook.py`
 (Canvas, Moodle and long-format CSV) and `plots.py` (matplotlib → inline SVG).
@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ConfigError
-from .data import ReportData, StudentView, gather, load_report_data
+from .gather import gather, load_report_data
+from .views import ReportData, StudentView
 
 __all__ = [
     "FORMATS",
@@ -86,7 +87,9 @@ def write_reports(
     out = Written(Path(directory))
     if students is not None:
         if not chosen & {"html", "md"}:
-            raise ConfigError("--student writes feedback pages: use --format html, md or all")
+            raise ConfigError(
+                "student feedback pages are HTML or Markdown: choose html or md", setting="format"
+            )
         for student_id in students:
             _write_student(out, data, data.student(student_id), chosen, linked=False)
         return out

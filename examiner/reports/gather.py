@@ -1,11 +1,12 @@
-"""Everything a report shows, gathered once from the store into plain data.
+"""Everything a report shows, gathered once from the store into plain data (`views.py`).
 
 Data flows one way: store → `ReportData` → renderers (HTML, Markdown, CSV,
-plots). Every number a report prints is computed here, once, so the class
-report, the student pages and the gradebooks cannot disagree with each other;
-renderers only format. Teachers' reviews are applied here too (an override
-*is* the grade), and text examiner wrote about a grade or a run is redacted
-here, so no renderer can leak a server address or a key.
+plots). Every number a report prints is computed here (with `stats.py`, and
+the properties of the views), once, so the class report, the student pages
+and the gradebooks cannot disagree with each other; renderers only format.
+Teachers' reviews are applied here too (an override *is* the grade), and
+text examiner wrote about a grade or a run is redacted here, so no renderer
+can leak a server address or a key.
 
 Conventions a teacher can rely on:
 
@@ -22,315 +23,41 @@ from __future__ import annotations
 
 import hashlib
 import re
-import statistics
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from ..errors import ExaminerError
-from ..models import Grade, Rubric
-from ..store import RunRecord, RunStats, Store, StoredGrade, StoreError, latest_records, rubric_hash
+from ..models import Grade, KeyPointResult, MisconceptionResult, Rubric, StudentFeedback
+from ..store import (
+    Review,
+    RunRecord,
+    RunStats,
+    Store,
+    StoredGrade,
+    StoreError,
+    apply_review,
+    latest_records,
+    rubric_hash,
+)
 from .redact import redact, scrub, secrets_in_environment
+from .stats import card_stats, key_point_stats, misconception_stats
+from .views import (
+    AnswerView,
+    CardInfo,
+    KeyPointInfo,
+    KeyPointView,
+    MisconceptionView,
+    ReportData,
+    RunView,
+    StudentView,
+    TeacherReview,
+    points2,
+)
 
-__all__ = [
-    "AnswerView",
-    "CardInfo",
-    "CardStats",
-    "KeyPointInfo",
-    "KeyPointStats",
-    "KeyPointView",
-    "MisconceptionStats",
-    "MisconceptionView",
-    "ReportData",
-    "RunView",
-    "StudentView",
-    "TeacherReview",
-    "gather",
-    "load_report_data",
-    "points2",
-]
-
-Status = Literal["covered", "partial", "missing"]
-LABELS = ("correct", "partial", "incorrect")
-# Credit of a key point status in the coverage heatmap: "partly said" is half.
-STATUS_CREDIT = {"covered": 1.0, "partial": 0.5, "missing": 0.0}
-MAX_EXAMPLES = 3
-
-
-def points2(value: float) -> float:
-    """Points as shown and summed everywhere: two decimals."""
-    return round(value + 0.0, 2)
-
-
-# --- the data ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KeyPointInfo:
-    id: str
-    text: str
-
-
-@dataclass(frozen=True)
-class CardInfo:
-    """A card as the reports name it: its number in the rubric, id and question."""
-
-    number: int
-    id: str
-    question: str
-    max_points: float
-    key_points: tuple[KeyPointInfo, ...]
-    in_rubric: bool = True
-
-    @property
-    def anchor(self) -> str:
-        return f"card-{self.number}"
-
-
-@dataclass(frozen=True)
-class KeyPointView:
-    id: str
-    text: str  # the rubric's point: what to learn when it is missing
-    status: Status
-    coverage: float
-    evidence: str  # the student's own words that matched, verbatim
-    reason: str = ""  # the judge's one-line reason, when it ran
-
-
-@dataclass(frozen=True)
-class MisconceptionView:
-    id: str
-    text: str
-    evidence: str
-    correction: str
-    penalty: float
-
-
-@dataclass(frozen=True)
-class TeacherReview:
-    """A teacher's decision on an answer; an override replaced the machine's grade."""
-
-    action: Literal["accept", "override"]
-    author: str
-    note: str
-    when: str
-    machine_score: float
-    machine_points: float
-
-    @property
-    def overridden(self) -> bool:
-        return self.action == "override"
-
-
-@dataclass(frozen=True)
-class JudgeFeedback:
-    right: str
-    missing: str
-    next_step: str
-
-
-@dataclass(frozen=True)
-class AnswerView:
-    """One answer as it stands: the teacher's grade when there is one."""
-
-    student_id: str
-    card: CardInfo
-    answer_id: str
-    answer: str
-    score: float
-    points: float  # two decimals
-    max_points: float
-    label: str
-    scorer: str
-    confidence: float
-    flags: tuple[str, ...]
-    notes: tuple[str, ...]  # redacted
-    key_points: tuple[KeyPointView, ...]
-    misconceptions: tuple[MisconceptionView, ...]
-    feedback: str
-    judge_feedback: JudgeFeedback | None
-    review: TeacherReview | None
-    run_id: int
-    tokens: int
-
-    @property
-    def awaiting_review(self) -> bool:
-        """Flagged for a teacher's look and not yet looked at."""
-        return self.review is None and any(_is_review_flag(f) for f in self.flags)
-
-    @property
-    def for_review(self) -> bool:
-        """On the review list (reviewed or not): flagged by a review flag, or reviewed."""
-        return self.review is not None or any(_is_review_flag(f) for f in self.flags)
-
-    def count(self, status: Status) -> int:
-        return sum(k.status == status for k in self.key_points)
-
-    @property
-    def summary(self) -> tuple[str, ...]:
-        """The feedback's lines, less the misconceptions (reports show them on their own)."""
-        lines = [line.strip() for line in self.feedback.splitlines() if line.strip()]
-        if self.misconceptions:
-            lines = [line for line in lines if not line.startswith("Not true:")]
-        return tuple(lines)
-
-
-@dataclass(frozen=True)
-class StudentView:
-    student_id: str
-    slug: str  # file name stem, unique in the report, safe on every file system
-    answers: tuple[AnswerView, ...]  # in card order; several per card when re-answered
-    counted: Mapping[str, AnswerView]  # card id → the answer the gradebook counts
-    points: float
-    possible: float
-    percent: float
-    missing_cards: tuple[CardInfo, ...]
-
-    @property
-    def labels(self) -> Counter[str]:
-        return Counter(a.label for a in self.counted.values())
-
-
-@dataclass(frozen=True)
-class CardStats:
-    card: CardInfo
-    answers: int
-    mean: float
-    sd: float
-    median: float
-    low: float
-    high: float
-    mean_points: float
-    labels: Mapping[str, int]
-    scores: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class KeyPointStats:
-    card: CardInfo
-    key_point: KeyPointInfo
-    position: int  # 1-based, in the card
-    answers: int
-    covered: int
-    partial: int
-    missing: int
-
-    @property
-    def coverage(self) -> float:
-        """Share of the credit the class earned on this point (partial counts half)."""
-        if not self.answers:
-            return 0.0
-        return (self.covered + 0.5 * self.partial) / self.answers
-
-    @property
-    def missed(self) -> float:
-        return self.missing / self.answers if self.answers else 0.0
-
-
-@dataclass(frozen=True)
-class MisconceptionStats:
-    card: CardInfo
-    id: str
-    text: str
-    correction: str
-    count: int
-    students: tuple[str, ...]
-    examples: tuple[tuple[str, str], ...]  # (student id, the words that stated it)
-
-
-@dataclass(frozen=True)
-class RunView:
-    """What a teacher needs to know about a run; no host, path or address."""
-
-    id: int
-    started: str
-    finished: str
-    status: str
-    rubric: str
-    answers_file: str
-    scorer: str
-    model: str
-    calibration: str
-    judge: str
-    answers: int
-    flagged: int
-    tokens_in: int
-    tokens_out: int
-
-
-@dataclass(frozen=True)
-class ReportData:
-    title: str
-    database: str  # its file name only
-    scope: str
-    generated: str
-    cards: tuple[CardInfo, ...]
-    students: tuple[StudentView, ...]
-    answers: tuple[AnswerView, ...]
-    card_stats: tuple[CardStats, ...]
-    key_point_stats: tuple[KeyPointStats, ...]
-    misconceptions: tuple[MisconceptionStats, ...]
-    runs: tuple[RunView, ...]
-    notices: tuple[str, ...] = field(default=())
-
-    @property
-    def possible(self) -> float:
-        return points2(sum(c.max_points for c in self.cards))
-
-    @property
-    def scores(self) -> list[float]:
-        return [a.score for a in self.answers]
-
-    @property
-    def mean_score(self) -> float:
-        return statistics.fmean(self.scores) if self.answers else 0.0
-
-    @property
-    def median_percent(self) -> float:
-        return statistics.median(s.percent for s in self.students) if self.students else 0.0
-
-    @property
-    def mean_percent(self) -> float:
-        return statistics.fmean(s.percent for s in self.students) if self.students else 0.0
-
-    @property
-    def labels(self) -> Counter[str]:
-        return Counter(a.label for a in self.answers)
-
-    @property
-    def for_review(self) -> list[AnswerView]:
-        return [a for a in self.answers if a.for_review]
-
-    @property
-    def awaiting_review(self) -> int:
-        return sum(a.awaiting_review for a in self.answers)
-
-    @property
-    def most_missed(self) -> list[KeyPointStats]:
-        """Key points by how many answers missed them, most-missed first."""
-        return sorted(
-            (k for k in self.key_point_stats if k.answers),
-            key=lambda k: (-k.missed, k.coverage, k.card.number, k.position),
-        )
-
-    @property
-    def tokens(self) -> tuple[int, int]:
-        return sum(r.tokens_in for r in self.runs), sum(r.tokens_out for r in self.runs)
-
-    def student(self, student_id: str) -> StudentView:
-        for s in self.students:
-            if s.student_id == student_id:
-                return s
-        shown = ", ".join(s.student_id for s in self.students[:10])
-        more = ", …" if len(self.students) > 10 else ""
-        raise ExaminerError(f"no student {student_id!r} in the report; students: {shown}{more}")
-
-
-# --- gathering -----------------------------------------------------------------------------
+__all__ = ["gather", "load_report_data"]
 
 
 def load_report_data(
@@ -390,9 +117,9 @@ def gather(
         cards=tuple(cards),
         students=tuple(students),
         answers=tuple(answers),
-        card_stats=tuple(_card_stats(cards, answers)),
-        key_point_stats=tuple(_key_point_stats(cards, answers)),
-        misconceptions=tuple(_misconception_stats(answers)),
+        card_stats=tuple(card_stats(cards, answers)),
+        key_point_stats=tuple(key_point_stats(cards, answers)),
+        misconceptions=tuple(misconception_stats(answers)),
         runs=tuple(_run_view(r, run_stats.get(r.id), secrets) for r in used_runs),
         notices=tuple(notices),
     )
@@ -469,27 +196,8 @@ def _cards(
 
 
 def _answer(stored: StoredGrade, card: CardInfo, secrets: list[str]) -> AnswerView:
-    from ..store import apply_review
-
     machine = stored.grade
     grade: Grade = apply_review(machine, stored.review)
-    review = None
-    if stored.review is not None:
-        r = stored.review
-        review = TeacherReview(
-            action=r.action if r.action == "override" and r.score is not None else "accept",
-            author=scrub(r.author, secrets),
-            note=redact(r.note, secrets),
-            when=r.created_at,
-            machine_score=machine.score,
-            machine_points=points2(machine.points),
-        )
-    judge = None
-    if grade.judge_feedback is not None:
-        jf = grade.judge_feedback
-        judge = JudgeFeedback(
-            scrub(jf.right, secrets), scrub(jf.missing, secrets), scrub(jf.next_step, secrets)
-        )
     return AnswerView(
         student_id=scrub(grade.student_id, secrets),
         card=card,
@@ -503,32 +211,62 @@ def _answer(stored: StoredGrade, card: CardInfo, secrets: list[str]) -> AnswerVi
         confidence=grade.confidence,
         flags=tuple(str(f) for f in grade.flags),
         notes=tuple(redact(n, secrets) for n in grade.notes),
-        key_points=tuple(
-            KeyPointView(
-                id=k.key_point_id,
-                text=scrub(k.text, secrets),
-                status=k.status,
-                coverage=k.coverage,
-                evidence=scrub(k.evidence, secrets),
-                reason=scrub(k.reason, secrets),
-            )
-            for k in grade.key_points
-        ),
-        misconceptions=tuple(
-            MisconceptionView(
-                id=m.misconception_id,
-                text=scrub(m.text, secrets),
-                evidence=scrub(m.evidence, secrets),
-                correction=scrub(m.correction, secrets),
-                penalty=m.penalty,
-            )
-            for m in grade.misconceptions
-        ),
+        key_points=tuple(_key_point_view(k, secrets) for k in grade.key_points),
+        misconceptions=tuple(_misconception_view(m, secrets) for m in grade.misconceptions),
         feedback=scrub(grade.feedback, secrets),
-        judge_feedback=judge,
-        review=review,
+        judge_feedback=_judge_feedback(grade.judge_feedback, secrets),
+        review=_review(stored.review, machine, secrets),
         run_id=stored.run_id,
         tokens=grade.tokens_in + grade.tokens_out,
+    )
+
+
+def _review(review: Review | None, machine: Grade, secrets: list[str]) -> TeacherReview | None:
+    """The teacher's decision, next to the machine's grade it accepted or replaced."""
+    if review is None:
+        return None
+    # An override without a score stands as an acceptance (see `apply_review`).
+    overridden = review.action == "override" and review.score is not None
+    return TeacherReview(
+        action="override" if overridden else "accept",
+        author=scrub(review.author, secrets),
+        note=redact(review.note, secrets),
+        when=review.created_at,
+        machine_score=machine.score,
+        machine_points=points2(machine.points),
+    )
+
+
+def _judge_feedback(feedback: StudentFeedback | None, secrets: list[str]) -> StudentFeedback | None:
+    if feedback is None:
+        return None
+    return feedback.model_copy(
+        update={
+            "right": scrub(feedback.right, secrets),
+            "missing": scrub(feedback.missing, secrets),
+            "next_step": scrub(feedback.next_step, secrets),
+        }
+    )
+
+
+def _key_point_view(k: KeyPointResult, secrets: list[str]) -> KeyPointView:
+    return KeyPointView(
+        id=k.key_point_id,
+        text=scrub(k.text, secrets),
+        status=k.status,
+        coverage=k.coverage,
+        evidence=scrub(k.evidence, secrets),
+        reason=scrub(k.reason, secrets),
+    )
+
+
+def _misconception_view(m: MisconceptionResult, secrets: list[str]) -> MisconceptionView:
+    return MisconceptionView(
+        id=m.misconception_id,
+        text=scrub(m.text, secrets),
+        evidence=scrub(m.evidence, secrets),
+        correction=scrub(m.correction, secrets),
+        penalty=m.penalty,
     )
 
 
@@ -558,73 +296,6 @@ def _students(answers: Sequence[AnswerView], cards: Sequence[CardInfo]) -> list[
             )
         )
     return students
-
-
-def _card_stats(cards: Sequence[CardInfo], answers: Sequence[AnswerView]) -> Iterable[CardStats]:
-    for card in cards:
-        scores = [a.score for a in answers if a.card.id == card.id]
-        if not scores:
-            yield CardStats(card, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, {}, ())
-            continue
-        labels = Counter(a.label for a in answers if a.card.id == card.id)
-        yield CardStats(
-            card=card,
-            answers=len(scores),
-            mean=statistics.fmean(scores),
-            sd=statistics.pstdev(scores),
-            median=statistics.median(scores),
-            low=min(scores),
-            high=max(scores),
-            mean_points=statistics.fmean(a.points for a in answers if a.card.id == card.id),
-            labels={k: labels.get(k, 0) for k in LABELS},
-            scores=tuple(scores),
-        )
-
-
-def _key_point_stats(
-    cards: Sequence[CardInfo], answers: Sequence[AnswerView]
-) -> Iterable[KeyPointStats]:
-    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for answer in answers:
-        for k in answer.key_points:
-            counts[(answer.card.id, k.id)][k.status] += 1
-    for card in cards:
-        for position, kp in enumerate(card.key_points, 1):
-            c = counts.get((card.id, kp.id), Counter())
-            yield KeyPointStats(
-                card=card,
-                key_point=kp,
-                position=position,
-                answers=sum(c.values()),
-                covered=c["covered"],
-                partial=c["partial"],
-                missing=c["missing"],
-            )
-
-
-def _misconception_stats(answers: Sequence[AnswerView]) -> list[MisconceptionStats]:
-    found: dict[tuple[str, str], list[tuple[AnswerView, MisconceptionView]]] = defaultdict(list)
-    for answer in answers:
-        for m in answer.misconceptions:
-            found[(answer.card.id, m.id)].append((answer, m))
-    stats = []
-    for items in found.values():
-        answer, first = items[0]
-        stats.append(
-            MisconceptionStats(
-                card=answer.card,
-                id=first.id,
-                text=first.text,
-                correction=first.correction,
-                count=len(items),
-                students=tuple(dict.fromkeys(a.student_id for a, _ in items)),
-                examples=tuple(
-                    (a.student_id, m.evidence or a.answer) for a, m in items[:MAX_EXAMPLES]
-                ),
-            )
-        )
-    stats.sort(key=lambda m: (-m.count, m.card.number, m.id))
-    return stats
 
 
 def _run_view(run: RunRecord, stats: RunStats | None, secrets: list[str]) -> RunView:
@@ -662,12 +333,6 @@ def _run_view(run: RunRecord, stats: RunStats | None, secrets: list[str]) -> Run
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _is_review_flag(flag: str) -> bool:
-    from ..store import is_review_flag
-
-    return is_review_flag(flag)
 
 
 def _local(stamp: str) -> str:

@@ -30,9 +30,9 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from ..results import safe_cell
+from ..formats.results import safe_cell
 from . import numbers
-from .data import AnswerView, ReportData
+from .views import AnswerView, ReportData
 
 __all__ = [
     "CANVAS_FILE",

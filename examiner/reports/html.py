@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from . import numbers, palette
-from .data import AnswerView, ReportData, StudentView
+from .views import AnswerView, ReportData, StudentView
 
 __all__ = ["render_class", "render_index", "render_student"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from . import numbers
-from .data import AnswerView, CardInfo, ReportData, StudentView
+from .views import AnswerView, CardInfo, ReportData, StudentView
 
 __all__ = ["md_escape", "render_index_md", "render_student_md"]
 
@@ -112,25 +112,44 @@ def _answer(a: AnswerView, *, several: bool) -> list[str]:
         f"{_LABEL[a.label]}",
         "",
     ]
+    out += _review_lines(a)
+    out += ["Your answer:", "", _quote(a.answer) if a.answer.strip() else "> *(empty)*", ""]
+    out += _key_point_lines(a)
+    out += _misconception_lines(a)
+    out += _feedback_lines(a)
+    return out
+
+
+def _review_lines(a: AnswerView) -> list[str]:
+    """Whether the teacher set, checked or has yet to check this grade."""
     if a.review and a.review.overridden:
         note = f": “{_inline(a.review.note)}”" if a.review.note else ""
-        out += [
+        return [
             f"**Your teacher's grade**, set by {_inline(a.review.author)}{note}. The automatic "
             f"grade was {numbers.score(a.review.machine_score)}.",
             "",
         ]
-    elif a.review:
+    if a.review:
         note = f": “{_inline(a.review.note)}”" if a.review.note else ""
-        out += [f"Checked by your teacher ({_inline(a.review.author)}){note}.", ""]
-    elif a.awaiting_review:
-        out += ["*This grade may still change: it is waiting for your teacher's review.*", ""]
-    out += ["Your answer:", "", _quote(a.answer) if a.answer.strip() else "> *(empty)*", ""]
+        return [f"Checked by your teacher ({_inline(a.review.author)}){note}.", ""]
+    if a.awaiting_review:
+        return ["*This grade may still change: it is waiting for your teacher's review.*", ""]
+    return []
+
+
+def _key_point_lines(a: AnswerView) -> list[str]:
+    out = []
     for kp in a.key_points:
         if kp.status == "missing":
             out.append(f"- {_STATUS[kp.status]}: **learn this:** {_inline(kp.text)}")
         else:
             said = f" (in your answer: “{_inline(kp.evidence)}”)" if kp.evidence else ""
             out.append(f"- {_STATUS[kp.status]}: {_inline(kp.text)}{said}")
+    return out
+
+
+def _misconception_lines(a: AnswerView) -> list[str]:
+    out = []
     for m in a.misconceptions:
         said = (
             f"“{_inline(m.evidence)}” (that is: {_sentence(_inline(m.text))})"
@@ -139,9 +158,14 @@ def _answer(a: AnswerView, *, several: bool) -> list[str]:
         )
         fix = f" **In fact:** {_inline(m.correction)}" if m.correction else ""
         out.append(f"- ✘ **not true:** {said}{fix}")
+    return out
+
+
+def _feedback_lines(a: AnswerView) -> list[str]:
+    """The judge's feedback when it gave some, else examiner's summary."""
     if a.judge_feedback is not None:
         jf = a.judge_feedback
-        out.append("")
+        out = [""]
         for name, text in (
             ("Right", jf.right),
             ("Missing", jf.missing),
@@ -149,9 +173,10 @@ def _answer(a: AnswerView, *, several: bool) -> list[str]:
         ):
             if text:
                 out.append(f"**{name}:** {_inline(text)}  ")
-    elif a.summary:
-        out += [""] + [f"{_inline(line)}  " for line in a.summary]
-    return out
+        return out
+    if a.summary:
+        return [""] + [f"{_inline(line)}  " for line in a.summary]
+    return []
 
 
 def _sentence(text: str) -> str:

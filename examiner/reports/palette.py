@@ -7,7 +7,7 @@ symbol (✔ ◐ ✘) and a word, and the heatmap prints its values.
 
 from __future__ import annotations
 
-__all__ = ["COVERAGE_CMAP", "HIGHLIGHT", "LABEL_COLOURS", "NEUTRAL", "STATUS_COLOURS", "TINTS"]
+__all__ = ["BLUE", "COVERAGE_CMAP", "HIGHLIGHT", "LABEL_COLOURS", "NEUTRAL", "TINTS"]
 
 # Okabe & Ito (2008), "Color Universal Design".
 BLUE = "#0072B2"
@@ -15,11 +15,8 @@ ORANGE = "#E69F00"
 VERMILLION = "#D55E00"
 SKY = "#56B4E9"
 REDDISH_PURPLE = "#CC79A7"
-BLUISH_GREEN = "#009E73"
-GREY = "#6b6b6b"
 
 LABEL_COLOURS = {"correct": BLUE, "partial": ORANGE, "incorrect": VERMILLION}
-STATUS_COLOURS = {"covered": BLUE, "partial": ORANGE, "missing": VERMILLION}
 # Light backgrounds behind dark text (contrast above 7:1 with #1b1b1b).
 TINTS = {"covered": "#e3f0f8", "partial": "#fcf0d4", "missing": "#fae4d8"}
 NEUTRAL = SKY

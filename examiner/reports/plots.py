@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from .data import CardStats, KeyPointStats
+from ..models import CORRECT_AT, PARTIAL_AT
 from .palette import COVERAGE_CMAP, HIGHLIGHT, LABEL_COLOURS, NEUTRAL
+from .views import CardStats, KeyPointStats
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,7 +42,6 @@ _RC: dict[str, Any] = {
     "xtick.color": "#333333",
     "ytick.color": "#333333",
 }
-_CORRECT_AT, _PARTIAL_AT = 0.8, 0.3
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -87,9 +87,9 @@ def score_histogram(scores: Sequence[float]) -> str:
             left = edges[i]
             label = (
                 "correct"
-                if left >= _CORRECT_AT - 1e-9
+                if left >= CORRECT_AT - 1e-9
                 else "partial"
-                if left >= _PARTIAL_AT - 1e-9
+                if left >= PARTIAL_AT - 1e-9
                 else "incorrect"
             )
             ax.bar(

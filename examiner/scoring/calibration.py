@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "Calibration",
@@ -276,8 +276,9 @@ class Calibration(BaseModel):
         if self.model != model:
             raise ConfigError(
                 f"this calibration was fitted for {self.model!r}, not {model!r}: "
-                f"grade with --model {self.model!r}, or fit one for {model!r} "
-                "with `examiner calibrate`"
+                f"grade with the model {self.model!r}, or fit one for {model!r} "
+                "with `examiner calibrate`",
+                setting="model",
             )
 
 
@@ -303,7 +304,7 @@ _DEFAULTS = {
 }
 
 
-_PACKAGED = Path(__file__).parent / "data"
+_PACKAGED = Path(__file__).parents[1] / "data"
 
 
 def hand_set_calibration(model: str) -> Calibration:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .text import STOPWORDS, stem, words
+from ..text import STOPWORDS, stem, words
 
 __all__ = [
     "comparisons",

@@ -8,13 +8,14 @@ the first time a model is actually needed, never at CLI start-up.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -89,27 +90,29 @@ class SentenceTransformerEmbedder:
     def load(self) -> None:
         if self._model is not None:
             return
-        # Never wait on a model hub: a hub name that is not cached should fail
-        # at once, not retry for a minute. Users may still opt back in.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise ModelLoadError(
                 f"sentence-transformers is not installed ({exc}); "
-                "install examiner with its dependencies or use --scorer lexical"
+                "install examiner with its dependencies or grade with the lexical scorer",
+                setting="scorer",
             ) from exc
         try:
-            self._model = SentenceTransformer(self._target, device=self.device)
+            # Never wait on a model hub: a hub name that is not cached fails at
+            # once instead of retrying for a minute. The process environment is
+            # the caller's: read (HF_HUB_OFFLINE=0 opts back in), never written.
+            with _quiet_loading():
+                self._model = SentenceTransformer(
+                    self._target, device=self.device, local_files_only=_offline()
+                )
         except Exception as exc:  # any backend failure means: no model here
             raise ModelLoadError(
                 f"cannot load embedding model {self.name!r}: {type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}. Name a model available "
-                "offline (a local path or a cached hub name) with --model or "
-                "EXAMINER_EMBEDDING_MODEL, or unset it to use the packaged default"
+                "offline (a local path or a cached hub name), or unset "
+                "EXAMINER_EMBEDDING_MODEL to use the packaged default",
+                setting="model",
             ) from exc
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -168,6 +171,26 @@ class SentenceTransformerEmbedder:
         get = getattr(self._model, "get_embedding_dimension", None)
         get = get or self._model.get_sentence_embedding_dimension
         return int(get())
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" progress bar from transformers while a model loads; the
+    caller's setting is restored after."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def _offline() -> bool:
+    """Load from local files only, unless the environment says HF_HUB_OFFLINE=0."""
+    return os.environ.get("HF_HUB_OFFLINE", "1").strip().lower() not in ("0", "false", "no")
 
 
 def length_groups(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

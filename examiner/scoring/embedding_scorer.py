@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..calibration import Calibration, default_calibration
-from ..embedder import Embedder, TokenVectors
 from ..models import Grade, RubricCard, ScorerName, Submission
-from ..similarity import pair_features
-from .base import Assessment, Evidence, assess, card_phrasings, segments_of, trivial_grade
+from .calibration import Calibration, default_calibration
+from .embedder import Embedder, TokenVectors
+from .evidence import Evidence, card_phrasings, segments_of
+from .rules import trivial_grade
+from .score import Assessment, assess
+from .similarity import pair_features
 
 __all__ = ["EmbeddingScorer"]
 

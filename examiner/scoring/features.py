@@ -13,8 +13,8 @@ import math
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .models import KeyPointResult, RubricCard
-from .text import content_words
+from ..models import KeyPointResult, RubricCard
+from ..text import content_words
 
 __all__ = ["FEATURES", "answer_features"]
 

@@ -6,7 +6,7 @@ tally, the one point most worth learning next, and what was false.
 
 from __future__ import annotations
 
-from .models import KeyPointResult, MisconceptionResult, RubricCard
+from ..models import KeyPointResult, MisconceptionResult, RubricCard
 
 __all__ = ["write_feedback"]
 

@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Literal
 
+from ..errors import ModelLoadError, Problem, UnknownCardError
+from ..models import Grade, Rubric, RubricCard, Submission
+from . import EmbeddingScorer, LexicalScorer, Scorer
 from .calibration import Calibration
-from .errors import ModelLoadError, Problem, UnknownCardError
-from .models import Grade, Rubric, RubricCard, Submission
-from .scorers import EmbeddingScorer, LexicalScorer, Scorer
 
 if TYPE_CHECKING:
-    from .config import JudgeSettings
-    from .judge import JudgeItem, JudgePlan, JudgeStage, JudgeUsage
+    from ..config import JudgeSettings
+    from ..judge import JudgeItem, JudgePlan, JudgeStage, JudgeUsage
 
 __all__ = ["Grader", "ScorerChoice"]
 
@@ -88,9 +88,13 @@ class Grader:
     def judge(self) -> JudgeStage | None:
         """The judge stage, created on first use; None without a judge."""
         if self._judge is None and self.judge_settings is not None:
-            from .judge import JudgeStage
+            from ..judge import JudgeStage
 
-            self._judge = JudgeStage(self.judge_settings, notice=self._notice)
+            # The judge flags for review below the same confidence as the scorer.
+            review_below = self.scorer.calibration.review_below
+            self._judge = JudgeStage(
+                self.judge_settings, notice=self._notice, review_below=review_below
+            )
         return self._judge
 
     @property

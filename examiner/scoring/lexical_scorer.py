@@ -1,6 +1,6 @@
 """The lexical fallback: content-word overlap, stdlib only, fully deterministic.
 
-It grades by the same rules as the embedding stage (see `base.assess`), so it
+It grades by the same rules as the embedding stage (see `score.assess`), so it
 can stand in when no embedding model can be loaded.
 """
 
@@ -10,10 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..calibration import Calibration, default_calibration
 from ..models import Grade, RubricCard, ScorerName, Submission
 from ..text import content_words
-from .base import Assessment, Evidence, assess, card_phrasings, segments_of, trivial_grade
+from .calibration import Calibration, default_calibration
+from .evidence import Evidence, card_phrasings, segments_of
+from .rules import trivial_grade
+from .score import Assessment, assess
 
 __all__ = ["LexicalScorer", "overlap"]
 

@@ -6,8 +6,8 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
+from ..text import STOPWORDS, stem
 from .embedder import TokenVectors
-from .text import STOPWORDS, stem
 
 __all__ = ["alignment", "pair_features"]
 

@@ -1,0 +1,94 @@
+"""`examiner runs`: the grading runs a database holds; and how the store's commands pick one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..store import DEFAULT_DB
+from ._app import app, escape, out, reports_errors
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+DbOption = Annotated[
+    Path, typer.Option("--db", help="The results database (default: examiner.db here).")
+]
+RunOption = Annotated[
+    int | None,
+    typer.Option(
+        "--run",
+        help="Only this run (ids: `examiner runs`); default: the latest grade of each answer "
+        "across the runs of the latest run's rubric.",
+    ),
+]
+
+
+def open_db(db: Path) -> Store:
+    """An existing results database: the store's commands never create one."""
+    from ..store import Store
+
+    return Store.open(db, create=False)
+
+
+@app.command()
+@reports_errors
+def runs(db: DbOption = DEFAULT_DB) -> None:
+    """List the grading runs in the database: status, rubric, answers, labels, flags, tokens."""
+    from rich import box
+    from rich.table import Table
+
+    from ..store import RunStats
+
+    store = open_db(db)
+    records = store.runs()
+    if not records:
+        out.print(f"no runs yet in {escape(str(db))}")
+        return
+    stats = store.all_run_stats()
+    # Token and bad-row columns only when some run has them: 80 columns is tight.
+    show_tokens = any(x.tokens_in + x.tokens_out for x in stats.values())
+    show_bad = any(x.problems for x in stats.values())
+    table = Table(title=f"Runs in {escape(str(db))}", header_style="bold", box=box.SIMPLE)
+    table.add_column("run", justify="right", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("rubric · answers file", min_width=16, overflow="fold")
+    table.add_column("answers", justify="right")
+    table.add_column("✔/◐/✘", justify="right", no_wrap=True)
+    table.add_column("flagged", justify="right")
+    if show_bad:
+        table.add_column("bad rows", justify="right")
+    if show_tokens:
+        table.add_column("tokens", justify="right")
+    for run in records:
+        s = stats.get(run.id) or RunStats()
+        reused = f" ({s.reused} reused)" if s.reused else ""
+        cells = [
+            str(run.id),
+            _local_time(run.started_at),
+            run.shown_status,
+            escape(
+                f"{run.rubric_title or Path(run.rubric_path).name} · "
+                f"{Path(run.submissions_path).name}"
+            ),
+            f"{s.answers}{reused}",
+            "/".join(str(s.labels.get(k, 0)) for k in ("correct", "partial", "incorrect")),
+            str(s.flagged),
+        ]
+        if show_bad:
+            cells.append(str(s.problems))
+        if show_tokens:
+            cells.append(f"{s.tokens_in + s.tokens_out:,}")
+        table.add_row(*cells)
+    out.print(table)
+
+
+def _local_time(stamp: str) -> str:
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%m-%d %H:%M")
+    except ValueError:
+        return stamp
