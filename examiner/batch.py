@@ -105,8 +105,7 @@ class RunIdentity:
         """
         scorer = grader.scorer  # loads the model: the real scorer (after fallback) counts
         cal = scorer.calibration
-        # A grader that wraps another may have no judge of its own.
-        judge = judge_identity(getattr(grader, "judge_settings", None))
+        judge = judge_identity(grader.judge_settings)
         return cls(
             rubric_hash=rubric_hash(grader.rubric),
             calibration={

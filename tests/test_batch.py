@@ -166,6 +166,7 @@ class Interrupting:
     def __init__(self, grader: Grader, after: int) -> None:
         self.rubric = grader.rubric
         self.scorer = grader.scorer
+        self.judge_settings = grader.judge_settings
         self._grader = grader
         self._after = after
 
