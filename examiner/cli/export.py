@@ -9,7 +9,7 @@ import typer
 
 from ..store import DEFAULT_DB
 from ._app import app, escape, out, reports_errors
-from .runs import DbOption, RunOption, open_db
+from .options import DbOption, RunOption, open_db
 
 
 @app.command()

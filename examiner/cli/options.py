@@ -13,19 +13,23 @@ if TYPE_CHECKING:
     from ..models import Rubric
     from ..scoring.calibration import Calibration
     from ..scoring.grader import Grader
+    from ..store import Store
 
 __all__ = [
     "ApiKeyOpt",
     "BaseUrlOpt",
     "CalibrationOpt",
+    "DbOption",
     "ForceOpt",
     "JudgeModelOpt",
     "JudgeOpt",
     "ModelOpt",
     "RubricArg",
+    "RunOption",
     "ScorerOpt",
     "check_scorer",
     "make_grader",
+    "open_db",
 ]
 
 RubricArg = Annotated[Path, typer.Argument(help="Rubric YAML file.")]
@@ -109,3 +113,24 @@ def make_grader(
         notice=notice or to_stderr,
         judge=judge,
     )
+
+
+# The results database and a run in it, for the commands that read a class store.
+DbOption = Annotated[
+    Path, typer.Option("--db", help="The results database (default: examiner.db here).")
+]
+RunOption = Annotated[
+    int | None,
+    typer.Option(
+        "--run",
+        help="Only this run (ids: `examiner runs`); default: the latest grade of each answer "
+        "across the runs of the latest run's rubric.",
+    ),
+]
+
+
+def open_db(db: Path) -> Store:
+    """An existing results database: the store's commands never create one."""
+    from ..store import Store
+
+    return Store.open(db, create=False)

@@ -10,7 +10,7 @@ import typer
 
 from ..store import DEFAULT_DB
 from ._app import app, err, escape, out, reports_errors
-from .runs import DbOption, RunOption, open_db
+from .options import DbOption, RunOption, open_db
 
 if TYPE_CHECKING:
     from ..store import Store, StoredGrade

@@ -1,37 +1,13 @@
-"""`examiner runs`: the grading runs a database holds; and how the store's commands pick one."""
+"""`examiner runs`: the grading runs a database holds."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
-
-import typer
 
 from ..store import DEFAULT_DB
 from ._app import app, escape, out, reports_errors
-
-if TYPE_CHECKING:
-    from ..store import Store
-
-DbOption = Annotated[
-    Path, typer.Option("--db", help="The results database (default: examiner.db here).")
-]
-RunOption = Annotated[
-    int | None,
-    typer.Option(
-        "--run",
-        help="Only this run (ids: `examiner runs`); default: the latest grade of each answer "
-        "across the runs of the latest run's rubric.",
-    ),
-]
-
-
-def open_db(db: Path) -> Store:
-    """An existing results database: the store's commands never create one."""
-    from ..store import Store
-
-    return Store.open(db, create=False)
+from .options import DbOption, open_db
 
 
 @app.command()
