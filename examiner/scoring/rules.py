@@ -142,8 +142,9 @@ def contradiction_of(
     against = np.where(use.usable[:, None] & contra[:, cols], ev.kp_sims[:, cols], -1.0)
     a_seg = int(np.unravel_index(int(np.argmax(against)), against.shape)[0])
     a_sim = float(against.max())
-    a_cov = float(cal.coverage(np.array(a_sim))) * cal.contradiction_factor
-    close = a_sim > 0 and float(cal.coverage(np.array(a_sim))) >= KEY_POINT_PARTIAL_AT
+    stated = float(cal.coverage(np.array(a_sim)))  # as if it agreed with the point
+    a_cov = stated * cal.contradiction_factor
+    close = a_sim > 0 and stated >= KEY_POINT_PARTIAL_AT
     if not (close and a_cov > coverage):
         return None
     return a_sim, a_cov, evidence_segment(against, use.real, a_seg, use.whole)
