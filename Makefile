@@ -12,7 +12,7 @@ setup: $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first: any looser spec pulls gigabytes of CUDA wheels.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[torch,test]'
 
 test:
 	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/pytest -q
@@ -22,16 +22,17 @@ test-fast:
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not model"
 
 lint:
-	$(BIN)/ruff check examiner tests benchmarks
-	$(BIN)/ruff format --check examiner tests benchmarks
+	$(BIN)/ruff check examiner tests benchmarks scripts
+	$(BIN)/ruff format --check examiner tests benchmarks scripts
 	$(BIN)/mypy
 
 format:
-	$(BIN)/ruff format examiner tests benchmarks
-	$(BIN)/ruff check --fix examiner tests benchmarks
+	$(BIN)/ruff format examiner tests benchmarks scripts
+	$(BIN)/ruff check --fix examiner tests benchmarks scripts
 
 bench:
 	$(BIN)/python benchmarks/agreement.py ../shared/datasets
+	$(BIN)/python benchmarks/runtime.py
 
 example:
 	$(BIN)/examiner grade rubrics/cnn-lesson3.yaml examples/class-submissions.csv --out results.jsonl

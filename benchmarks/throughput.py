@@ -293,17 +293,12 @@ def embedding_benchmark(
     grader = Grader(rubric, scorer="embedding")
     scorer = grader.scorer
     embedder: Any = scorer.embedder  # type: ignore[attr-defined]
-    model = embedder._model
+    encode = embedder.encode  # the backend's own call, before the meter wraps encode_tokens
     meter = EncodeMeter()
     meter.install(embedder)
 
     def raw(texts: list[str]) -> None:
-        model.encode(
-            texts,
-            batch_size=embedder.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        encode(texts)
 
     # Warm-up: the rubric's texts are encoded (once per scorer), the model's
     # first calls are paid, the store's schema is created.
@@ -639,6 +634,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-embedding", action="store_true")
     parser.add_argument("--skip-judge", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--skip-runtime", action="store_true", help="skip the ONNX vs sentence-transformers figures"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--scorer", default="lexical", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -687,15 +685,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         if grader is not None:
             grader.close()
     rows.extend(memory)
-    print()
-    if not args.skip_embedding:
-        import torch
+    if not args.skip_runtime:
+        from runtime import runtime_benchmark  # benchmarks/runtime.py
 
+        rows.extend(runtime_benchmark(rubric, 2_000, args.seed))
+    print()
+    if not args.skip_embedding and grader is not None:
+        embedder: Any = grader.scorer.embedder  # type: ignore[attr-defined]
         print(
             f"examiner throughput: CNN rubric ({len(rubric.cards)} cards), {n:,} synthetic "
             f"answers in {rounds} interleaved rounds (rates and ratios: medians of the "
-            f"rounds), all-MiniLM-L6-v2 on CPU ({torch.get_num_threads()} threads, "
-            f"{os.cpu_count()} cores), batch 256, encode batch 32, seed {args.seed}"
+            f"rounds), all-MiniLM-L6-v2 on CPU through {type(embedder).__name__} "
+            f"({os.cpu_count()} cores), batch 256, seed {args.seed}"
         )
     if not args.skip_judge:
         print(

@@ -18,6 +18,7 @@ __all__ = [
     "JudgeError",
     "JudgeInvalidReply",
     "JudgeUnavailable",
+    "MissingExtraError",
     "ModelLoadError",
     "Problem",
     "RubricError",
@@ -91,6 +92,14 @@ class UnknownCardError(ExaminerError):
 
 class ModelLoadError(ExaminerError):
     """The embedding model cannot be loaded."""
+
+
+class MissingExtraError(ExaminerError):
+    """What was asked for needs an optional part of examiner that is not installed.
+
+    Not a `ModelLoadError`: falling back to the lexical scorer would hide that
+    the user named a model examiner cannot run here.
+    """
 
 
 class ConfigError(ExaminerError):

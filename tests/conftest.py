@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -62,6 +63,18 @@ def could_load(target: str) -> bool:
     return not looks_like_path or Path(target).expanduser().exists()
 
 
+def _loads(folder: Path) -> bool:
+    """Whether an ONNX model folder passes its checks (so loading it would succeed)."""
+    from examiner.errors import ModelLoadError
+    from examiner.scoring.onnx_embedder import read_manifest
+
+    try:
+        read_manifest(folder)
+    except ModelLoadError:
+        return False
+    return True
+
+
 @pytest.fixture(autouse=True)
 def model_guard(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
@@ -76,18 +89,27 @@ def model_guard(
     if request.node.get_closest_marker("model") is not None:
         yield []
         return
-    from examiner.scoring.embedder import SentenceTransformerEmbedder
+    from examiner.scoring.onnx_embedder import OnnxEmbedder
+    from examiner.scoring.st_embedder import SentenceTransformerEmbedder
 
-    load = SentenceTransformerEmbedder.load
     attempts: list[str] = []
+    load_st, load_onnx = SentenceTransformerEmbedder.load, OnnxEmbedder.load
 
-    def guarded(self: SentenceTransformerEmbedder) -> None:
-        if self._model is None and could_load(self._target):
+    def guarded_st(self: SentenceTransformerEmbedder) -> None:
+        blocked = sys.modules.get("sentence_transformers", sys) is None  # a test hid it
+        if self._model is None and not blocked and could_load(self._target):
             attempts.append(self.name)
             raise AssertionError(f"{MODEL_GUARD} (it loads {self.name!r})")
-        load(self)
+        load_st(self)
 
-    monkeypatch.setattr(SentenceTransformerEmbedder, "load", guarded)
+    def guarded_onnx(self: OnnxEmbedder) -> None:
+        if self._session is None and _loads(self.folder):
+            attempts.append(self.name)
+            raise AssertionError(f"{MODEL_GUARD} (it loads {self.name!r} through ONNX Runtime)")
+        load_onnx(self)
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "load", guarded_st)
+    monkeypatch.setattr(OnnxEmbedder, "load", guarded_onnx)
     yield attempts
     if attempts:
         pytest.fail(f"{MODEL_GUARD} (it loaded {', '.join(sorted(set(attempts)))})")

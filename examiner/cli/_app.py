@@ -44,6 +44,7 @@ FLAGS = {
     "max_rpm": "--max-rpm",
     "judge_timeout": "--judge-timeout",
     "model": "--model",
+    "threads": "--threads",
     "scorer": "--scorer",
     "rubric": "--rubric FILE",
     "format": "--format",

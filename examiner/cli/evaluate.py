@@ -10,7 +10,15 @@ import typer
 
 from ..errors import ExaminerError, Problem
 from ._app import app, err, escape, out, reports_errors
-from .options import CalibrationOpt, ForceOpt, ModelOpt, RubricArg, ScorerOpt, make_grader
+from .options import (
+    CalibrationOpt,
+    ForceOpt,
+    ModelOpt,
+    RubricArg,
+    ScorerOpt,
+    ThreadsOpt,
+    make_grader,
+)
 
 GradedArg = Annotated[
     Path,
@@ -18,10 +26,12 @@ GradedArg = Annotated[
 ]
 
 
-def _grader(rubric: Path, model: str | None, cal: Any, scorer: str) -> Any:
+def _grader(rubric: Path, model: str | None, cal: Any, scorer: str, threads: int | None) -> Any:
     from ..rubric import load_rubric
 
-    return make_grader(load_rubric(rubric), scorer=scorer, model=model, calibration=cal)
+    return make_grader(
+        load_rubric(rubric), scorer=scorer, model=model, calibration=cal, threads=threads
+    )
 
 
 def _report_problems(problems: list[Problem]) -> None:
@@ -39,6 +49,7 @@ def evaluate(
     calibration: CalibrationOpt = None,
     model: ModelOpt = None,
     scorer: ScorerOpt = "auto",
+    threads: ThreadsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Grade teacher-graded answers and show how well examiner agrees with the teacher."""
@@ -47,7 +58,7 @@ def evaluate(
     from ..scoring.calibration import load_calibration
 
     cal = load_calibration(calibration) if calibration else None
-    grader = _grader(rubric, model, cal, scorer)
+    grader = _grader(rubric, model, cal, scorer, threads)
     answers = iter_graded(graded)
     with err.status("grading…"):
         scored, problems = grade_graded(grader, answers, str(graded))
@@ -77,6 +88,7 @@ def calibrate(
         ),
     ] = True,
     model: ModelOpt = None,
+    threads: ThreadsOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Fit the similarity → credit mapping on teacher-graded answers, with its agreement."""
@@ -91,7 +103,7 @@ def calibrate(
         raise ExaminerError(f"{output} exists: pass --force to overwrite it")
     # Features are measured with the hand-set curve, the one the fit is applied with.
     base = hand_set_calibration(resolve_model(model)[0])
-    grader = _grader(rubric, model, base, "embedding")
+    grader = _grader(rubric, model, base, "embedding", threads)
     with err.status("measuring…"):
         scored, problems = assess_graded(grader, iter_graded(graded), str(graded))
     _report_problems(problems)

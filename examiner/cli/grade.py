@@ -22,6 +22,7 @@ from .options import (
     ModelOpt,
     RubricArg,
     ScorerOpt,
+    ThreadsOpt,
     check_scorer,
     make_grader,
 )
@@ -60,6 +61,7 @@ def grade(
     ] = False,
     scorer: ScorerOpt = "auto",
     model: ModelOpt = None,
+    threads: ThreadsOpt = None,
     calibration: CalibrationOpt = None,
     judge: JudgeOpt = None,
     judge_model: JudgeModelOpt = None,
@@ -120,7 +122,12 @@ def grade(
         cache=cache,
     )
     grader = make_grader(
-        load_rubric(rubric), scorer=scorer, model=model, calibration=calibration, judge=settings
+        load_rubric(rubric),
+        scorer=scorer,
+        model=model,
+        calibration=calibration,
+        judge=settings,
+        threads=threads,
     )
     with grader:
         if dry_run:

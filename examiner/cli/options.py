@@ -27,6 +27,7 @@ __all__ = [
     "RubricArg",
     "RunOption",
     "ScorerOpt",
+    "ThreadsOpt",
     "check_scorer",
     "make_grader",
     "open_db",
@@ -35,7 +36,19 @@ __all__ = [
 RubricArg = Annotated[Path, typer.Argument(help="Rubric YAML file.")]
 ModelOpt = Annotated[
     str | None,
-    typer.Option(help="Sentence-transformers model name or path (default: all-MiniLM-L6-v2)."),
+    typer.Option(
+        help="Embedding model: the packaged all-MiniLM-L6-v2 (default, through ONNX Runtime) "
+        "or any sentence-transformers model name or path (needs `examiner[torch]`)."
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="Texts the embedding model encodes at once, one core each "
+        "(default: $EXAMINER_THREADS or every core).",
+    ),
 ]
 CalibrationOpt = Annotated[
     Path | None,
@@ -92,6 +105,7 @@ def make_grader(
     calibration: Path | Calibration | None = None,
     judge: JudgeSettings | None = None,
     notice: Callable[[str], None] | None = None,
+    threads: int | None = None,
 ) -> Grader:
     """The Grader the scorer options describe; notices go to stderr unless `notice` is given."""
     from ..scoring.calibration import load_calibration
@@ -112,6 +126,7 @@ def make_grader(
         calibration=calibration,
         notice=notice or to_stderr,
         judge=judge,
+        threads=threads,
     )
 
 

@@ -20,6 +20,7 @@ from .options import (
     ModelOpt,
     RubricArg,
     ScorerOpt,
+    ThreadsOpt,
     make_grader,
 )
 
@@ -70,6 +71,7 @@ def practice(
     db: HistoryOpt = None,
     scorer: ScorerOpt = "auto",
     model: ModelOpt = None,
+    threads: ThreadsOpt = None,
     calibration: CalibrationOpt = None,
     judge: JudgeOpt = None,
     judge_model: JudgeModelOpt = None,
@@ -97,6 +99,7 @@ def practice(
         calibration=calibration,
         judge=settings,
         notice=notices.append,
+        threads=threads,
     )
     name = _student(student)
     with grader, PracticeHistory.open(name, rubric_key(loaded, rubric), db) as history:

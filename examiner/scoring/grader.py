@@ -37,7 +37,9 @@ class Grader:
     >>> grader.grade("same-conv", "Output and input have the same size.").score  # doctest: +SKIP
 
     `scorer="auto"` uses the embedding model and falls back to the lexical
-    scorer, with a notice, when the model cannot be loaded. `judge` adds the
+    scorer, with a notice, when the model cannot be loaded (a model that needs
+    the `torch` extra raises instead: that is not a fallback but a set-up to fix).
+    `threads`: texts the ONNX backend encodes at once (default: every core). `judge` adds the
     LLM judge stage after it (nothing is sent when its mode is `off`);
     close the grader (or use `with`) to release the judge's connections.
     """
@@ -52,6 +54,7 @@ class Grader:
         batch_size: int = 256,
         notice: Callable[[str], None] = _ignore,
         judge: JudgeSettings | None = None,
+        threads: int | None = None,
     ) -> None:
         self.rubric = rubric
         self.judge_settings = judge if judge is not None and judge.mode != "off" else None
@@ -59,6 +62,7 @@ class Grader:
         self.batch_size = batch_size
         self._choice = scorer
         self._model = model
+        self._threads = threads
         self._calibration = calibration
         self._notice = notice
         self._scorer: Scorer | None = None if isinstance(scorer, str) else scorer
@@ -76,7 +80,7 @@ class Grader:
         from .embedder import load_embedder
 
         try:
-            embedder = load_embedder(self._model)
+            embedder = load_embedder(self._model, threads=self._threads, notice=self._notice)
         except ModelLoadError as exc:
             if self._choice == "embedding":
                 raise
