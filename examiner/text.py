@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = [
     "BULLET",
@@ -45,8 +46,13 @@ def words(text: str) -> list[str]:
     return [w.replace("’", "'") for w in _WORD.findall(fold(text))]
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
-    """A light suffix stripper: enough to match 'gradients' with 'gradient'."""
+    """A light suffix stripper: enough to match 'gradients' with 'gradient'.
+
+    Cached: the cues stem the same few thousand words of a class hundreds of
+    thousands of times (a third of a 2,000-answer run's time before).
+    """
     w = word.lower()
     if len(w) <= 3:
         return w

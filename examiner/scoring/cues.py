@@ -9,6 +9,7 @@ credit, never add it.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..text import STOPWORDS, stem, words
 
@@ -84,6 +85,7 @@ _DOWN = "decrease reduce fall drop down lower smaller less fewer descent descend
 _DOWN += "minimize minimise shrink"
 
 
+@lru_cache(maxsize=1 << 16)
 def _norm(word: str) -> str:
     """One form for 'increase', 'increases', 'increasing', 'increased'."""
     return stem(word).rstrip("e")

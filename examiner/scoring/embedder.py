@@ -193,10 +193,11 @@ def length_groups(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 
 def piece_words(pieces: list[str]) -> tuple[str, ...]:
     """The whole word each sub-word piece belongs to (WordPiece '##' or SentencePiece '▁')."""
+    marked = any(p[:1] in "▁Ġ" for p in pieces)  # SentencePiece/BPE: unmarked pieces continue
     starts: list[int] = []
     for j, piece in enumerate(pieces):
         continues = piece.startswith("##") or (
-            j > 0 and not piece.startswith(("▁", "Ġ")) and any(p[:1] in "▁Ġ" for p in pieces)
+            j > 0 and marked and not piece.startswith(("▁", "Ġ"))
         )
         starts.append(starts[-1] if continues and starts else j)
     words: dict[int, str] = {}
