@@ -228,7 +228,10 @@ def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv")]
     assert len(commands) == 2, "the README's first screen gives exactly two commands"
-    assert "torch==2.13.0" in commands[0] and "torch==2.13.0" in commands[1]
+    # The main job installs no torch; the tests install the torch extra, CPU build first.
+    assert "torch" not in commands[0]
+    assert "torch==2.13.0" in commands[1] and "[torch,test]" in commands[1]
+    assert commands[1].index("torch==2.13.0") < commands[1].index("[torch,test]")
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
