@@ -143,9 +143,10 @@ def encoder_rate(onnx: Any, st_model: Any, texts: list[str], rounds: int = 4) ->
     ]
 
 
-def batch_grade(path: Path, answers: list[str], st_model: Any, tmp: Path) -> list[Row]:
+def batch_process(path: Path, tmp: Path) -> tuple[float, float]:
+    """(wall s, peak MiB) of a whole `examiner grade FILE --no-db` process."""
     say("batch grade, whole process…")
-    wall, mib = run_child(
+    return run_child(
         [
             str(EXAMINER),
             "grade",
@@ -157,10 +158,13 @@ def batch_grade(path: Path, answers: list[str], st_model: Any, tmp: Path) -> lis
         ],
         "onnx",
     )
+
+
+def batch_grade(n: int, wall: float, mib: float, answers: list[str], st_model: Any) -> list[Row]:
     started = time.perf_counter()
     st_model.encode(answers, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
     st_rate = len(answers) / (time.perf_counter() - started)
-    rate = len(answers) / wall
+    rate = n / wall
     return [
         Row(
             "batch: `examiner grade` process ÷ ST encode of the bare answers",
@@ -197,11 +201,14 @@ def install_size(tmp: Path) -> list[Row]:
 def runtime_benchmark(rubric: Rubric, n: int, seed: int, *, size: bool = False) -> list[Row]:
     from examiner.scoring.st_embedder import SentenceTransformerEmbedder
 
+    # The children first, while this process is small: a child's ru_maxrss
+    # starts from its parent's high-water mark (Linux keeps it across exec).
     rows = one_off(rubric)
     with tempfile.TemporaryDirectory(prefix="examiner-runtime-") as name:
         tmp = Path(name)
         path = tmp / "answers.csv"
         write_csv(path, synthetic_rows(rubric, 20_000_000, 20_000_000 + n, seed))
+        wall, mib = batch_process(path, tmp)
         answers = [s.answer for s in submissions(path)]
         say("loading both backends…")
         grader = Grader(rubric, scorer="embedding")
@@ -211,7 +218,7 @@ def runtime_benchmark(rubric: Rubric, n: int, seed: int, *, size: bool = False) 
         assert isinstance(st, SentenceTransformerEmbedder)
         st_model = st._model
         rows += encoder_rate(onnx, st_model, texts)
-        rows += batch_grade(path, answers, st_model, tmp)
+        rows += batch_grade(n, wall, mib, answers, st_model)
         if size:
             rows += install_size(tmp)
     return rows

@@ -664,6 +664,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         # mark across exec), so spawning it after the model is loaded would
         # report this process's ~700 MiB instead of the child's own peak.
         memory = memory_benchmark((sizes[0], sizes[1]), args.memory_scorer, args.seed)
+    runtime: list[Row] = []
+    if not args.skip_runtime:  # also before any model is loaded here, for the same reason
+        from runtime import runtime_benchmark  # benchmarks/runtime.py
+
+        runtime = runtime_benchmark(rubric, 2_000, args.seed)
     with tempfile.TemporaryDirectory(prefix="examiner-throughput-") as name:
         tmp = Path(name)
         os.environ["EXAMINER_HOME"] = str(tmp / "home")  # nothing is written outside tmp
@@ -685,10 +690,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if grader is not None:
             grader.close()
     rows.extend(memory)
-    if not args.skip_runtime:
-        from runtime import runtime_benchmark  # benchmarks/runtime.py
-
-        rows.extend(runtime_benchmark(rubric, 2_000, args.seed))
+    rows.extend(runtime)
     print()
     if not args.skip_embedding and grader is not None:
         embedder: Any = grader.scorer.embedder  # type: ignore[attr-defined]
