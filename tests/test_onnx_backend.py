@@ -37,7 +37,7 @@ SENTENCES = [
     "stride " * 300,  # past the 256-token limit: truncated as sentence-transformers does
 ]
 # One to three word pieces: int8 activations with one scale per tensor are coarse
-# here (measured 0.96-0.98; see scripts/export_default_model.py).
+# here (measured 0.97-0.98; see scripts/export_default_model.py).
 EMPTY_ISH = ["", " ", "?", "ok", "...", "1"]
 
 
@@ -53,12 +53,7 @@ def both():  # type: ignore[no-untyped-def]
 def test_the_two_backends_agree_on_sentences_long_and_non_ascii_texts(both) -> None:  # type: ignore[no-untyped-def]
     onnx, st = both
     cosines = np.sum(onnx.encode(SENTENCES) * st.encode(SENTENCES), axis=1)
-    # Measured: mean 0.991, lowest 0.986 (the injection text). The issue asked for
-    # 0.99 on every text; dynamic int8 with per-tensor activation scales does not
-    # reach it (see the export script); what matters, agreement with teachers,
-    # moves by less than 0.01 r (benchmarks/agreement.py, both backends).
-    assert cosines.mean() >= 0.99, dict(zip(SENTENCES, cosines.round(4), strict=True))
-    assert cosines.min() >= 0.98, dict(zip(SENTENCES, cosines.round(4), strict=True))
+    assert cosines.min() >= 0.99, dict(zip(SENTENCES, cosines.round(4), strict=True))
 
 
 @pytest.mark.model
@@ -66,7 +61,7 @@ def test_the_two_backends_agree_on_sentences_long_and_non_ascii_texts(both) -> N
 def test_the_two_backends_stay_close_on_empty_ish_texts(both) -> None:  # type: ignore[no-untyped-def]
     onnx, st = both
     cosines = np.sum(onnx.encode(EMPTY_ISH) * st.encode(EMPTY_ISH), axis=1)
-    assert cosines.min() >= 0.95, dict(zip(EMPTY_ISH, cosines.round(4), strict=True))
+    assert cosines.min() >= 0.97, dict(zip(EMPTY_ISH, cosines.round(4), strict=True))
 
 
 @pytest.mark.model
