@@ -1,7 +1,7 @@
-"""The default backend: the packaged all-MiniLM-L6-v2, int8, through ONNX Runtime.
+"""The default backend: the packaged all-MiniLM-L6-v2, 8-bit, through ONNX Runtime.
 
 Made by `scripts/export_default_model.py` (export, attention fusion, dynamic
-int8 quantisation per channel) and shipped as package data with a manifest
+8-bit quantisation per channel) and shipped as package data with a manifest
 holding each file's sha256, which is checked before the model is used. Needs
 only onnxruntime, tokenizers and numpy: no torch, no transformers.
 
@@ -9,14 +9,15 @@ Pooling and normalising are sentence-transformers' own for this model (mean
 of every token's vector, special tokens included, then L2), done here in
 numpy, so the same pass also gives the token vectors.
 
-Why one text per run, several runs at once: the int8 activations are
+Why one text per run, several runs at once: the 8-bit activations are
 quantised with one scale per tensor, so a text padded into a batch would get a
 slightly different vector than alone, and a grade would depend on which
 answers it was batched with. One text per run is deterministic, wastes nothing
 on padding, and (answers being a few dozen tokens) keeps each core busy better
-than splitting one small run across cores: measured here, 2 texts at once on 1
-core each encode 2.4-2.9x as fast as sentence-transformers fp32, against
-1.9-2.3x for one run on 2 cores and 1.5-1.9x for length-sorted batches of 32.
+than splitting one small run across cores: measured here (signed weights, on
+answers and their sentences), 2 texts at once on 1 core each encoded 2.4-2.9x
+as fast as sentence-transformers fp32, against 1.9-2.3x for one run on 2 cores
+and 1.5-1.9x for length-sorted batches of 32.
 """
 
 from __future__ import annotations
