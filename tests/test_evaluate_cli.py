@@ -188,3 +188,40 @@ def test_scores_outside_the_scale_are_reported_and_skipped(tmp_path: Path) -> No
     result = runner.invoke(app, ["evaluate", str(CNN_RUBRIC), str(only_bad), "--scorer", "lexical"])
     assert result.exit_code == 1
     assert "no graded answer could be scored" in result.stderr
+
+
+def _with_kinds(path: Path) -> Path:
+    """The graded rows with a category: the kind of answer each one is."""
+    kinds = {"a": "full answer", "b": "partial answer", "c": "wrong or empty"}
+    lines = ["student_id,card,answer,score,score_max,category"]
+    for student, card, answer, score in ROWS:
+        quoted = '"' + answer.replace('"', '""') + '"'
+        lines.append(f"{student},{card},{quoted},{score},5,{kinds[student]}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_evaluate_reports_each_kind_of_answer_when_the_file_names_them(tmp_path: Path) -> None:
+    graded = _with_kinds(tmp_path / "kinds.csv")
+    args = ["evaluate", str(CNN_RUBRIC), str(graded), "--scorer", "lexical"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    kinds = {row["category"]: row for row in report["per_category"]}
+    assert set(kinds) == {"full answer", "partial answer", "wrong or empty"}
+    assert all(row["n"] == 4 for row in kinds.values())
+    assert kinds["full answer"]["human_mean"] == 1.0
+    maes = [row["mae"] for row in report["per_category"]]
+    assert maes == sorted(maes, reverse=True)  # the worst kind first
+    wrong = kinds["wrong or empty"]
+    assert wrong["over"] + wrong["under"] <= wrong["n"]
+    table = runner.invoke(app, args)
+    assert "Per kind of answer" in table.stdout
+    assert "partial answer" in table.stdout
+
+
+def test_evaluate_without_a_category_column_shows_no_kinds(tmp_path: Path) -> None:
+    graded = write_graded(tmp_path / "g.csv")
+    result = runner.invoke(app, ["evaluate", str(CNN_RUBRIC), str(graded), "--scorer", "lexical"])
+    assert result.exit_code == 0, result.output
+    assert "Per kind of answer" not in result.stdout

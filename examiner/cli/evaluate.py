@@ -97,12 +97,12 @@ def calibrate(
     from ..evaluation import assess_graded, fit_calibration, head_tried
     from ..formats.labelled import iter_graded
     from ..scoring.calibration import hand_set_calibration, save_calibration
-    from ..scoring.embedder import resolve_model
+    from ..scoring.embedder import model_name
 
     if output.exists() and not force:
         raise ExaminerError(f"{output} exists: pass --force to overwrite it")
     # Features are measured with the hand-set curve, the one the fit is applied with.
-    base = hand_set_calibration(resolve_model(model)[0])
+    base = hand_set_calibration(model_name(model))
     grader = _grader(rubric, model, base, "embedding", threads)
     with err.status("measuring…"):
         scored, problems = assess_graded(grader, iter_graded(graded), str(graded))
@@ -182,6 +182,7 @@ def _print_details(report: Any) -> None:
             f"{c.pearson:.2f}",
         )
     out.print(cards)
+    _print_categories(report)
     worst = Table(title="Largest disagreements", header_style="bold")
     for col in ("student", "card", "teacher", "examiner", "answer"):
         worst.add_column(col, justify="right" if col in ("teacher", "examiner") else "left")
@@ -195,3 +196,27 @@ def _print_details(report: Any) -> None:
             escape(" ".join(answer.split())),
         )
     out.print(worst)
+
+
+def _print_categories(report: Any) -> None:
+    """MAE per kind of answer, worst first, when the graded file names the kinds."""
+    from rich.table import Table
+
+    if not report.per_category:
+        return
+    kinds = Table(title="Per kind of answer (the file's category column)", header_style="bold")
+    widest = max(len(c.category) for c in report.per_category)
+    kinds.add_column("category", no_wrap=True, min_width=min(widest, 40))
+    for col in ("n", "teacher mean", "examiner mean", "MAE", "> +0.15", "< −0.15"):
+        kinds.add_column(col, justify="right")
+    for c in report.per_category:
+        kinds.add_row(
+            escape(c.category),
+            str(c.n),
+            f"{c.human_mean:.2f}",
+            f"{c.machine_mean:.2f}",
+            f"{c.mae:.2f}",
+            str(c.over),
+            str(c.under),
+        )
+    out.print(kinds)

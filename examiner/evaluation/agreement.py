@@ -105,6 +105,18 @@ class CardAgreement(BaseModel):
     pearson: float
 
 
+class CategoryAgreement(BaseModel):
+    """How examiner does on one kind of answer (the graded file's `category`)."""
+
+    category: str
+    n: int
+    human_mean: float
+    machine_mean: float
+    mae: float
+    over: int = Field(description="Answers scored more than 0.15 above the teacher.")
+    under: int = Field(description="Answers scored more than 0.15 below the teacher.")
+
+
 class Disagreement(BaseModel):
     student_id: str
     card: str
@@ -129,7 +141,34 @@ class Agreement(BaseModel):
     label_accuracy: float
     confusion: list[list[int]] = Field(description="Rows: teacher's label; columns: examiner's.")
     per_card: list[CardAgreement]
+    per_category: list[CategoryAgreement] = Field(
+        default_factory=list, description="Empty unless the file has a category column."
+    )
     worst: list[Disagreement]
+
+
+def per_category(scored: Sequence[Scored], margin: float = 0.15) -> list[CategoryAgreement]:
+    """Figures per kind of answer, worst MAE first; [] when no answer has a category."""
+    by_kind: dict[str, list[Scored]] = defaultdict(list)
+    for s in scored:
+        if s.answer.category:
+            by_kind[s.answer.category].append(s)
+    rows = []
+    for kind, items in by_kind.items():
+        human = [s.answer.human for s in items]
+        machine = [s.grade.score for s in items]
+        rows.append(
+            CategoryAgreement(
+                category=kind,
+                n=len(items),
+                human_mean=round(float(np.mean(human)), 4),
+                machine_mean=round(float(np.mean(machine)), 4),
+                mae=round(metrics.mae(human, machine), 4),
+                over=sum(m > h + margin for h, m in zip(human, machine, strict=True)),
+                under=sum(m < h - margin for h, m in zip(human, machine, strict=True)),
+            )
+        )
+    return sorted(rows, key=lambda r: (-r.mae, r.category))
 
 
 def _two_way(answers: Sequence[GradedAnswer]) -> bool:
@@ -194,6 +233,7 @@ def agreement(scored: Sequence[Scored], worst: int = 10) -> Agreement:
         label_accuracy=round(metrics.accuracy(h_labels, m_labels), 4),
         confusion=metrics.confusion(h_labels, m_labels, labels),
         per_card=per_card,
+        per_category=per_category(scored),
         worst=[
             Disagreement(
                 student_id=scored[i].grade.student_id,

@@ -27,6 +27,7 @@ class GradedAnswer:
     human: float  # the teacher's credit on 0..1
     label: str | None  # the teacher's label, where the file gives one
     scale: float  # the file's own maximum score (1 for 0..1)
+    category: str | None = None  # the kind of answer, where the file says (`category`)
 
 
 def iter_graded(path: str | Path) -> Iterator[GradedAnswer | Problem]:
@@ -55,7 +56,13 @@ def _graded(shown: str, records: Iterator[Record | Problem]) -> Iterator[GradedA
             continue
         sub = subs[0]
         assert isinstance(sub, Submission) and isinstance(grade, tuple)
-        yield GradedAnswer(sub, *grade)
+        yield GradedAnswer(sub, *grade, category=_category(item))
+
+
+def _category(record: Record) -> str | None:
+    fields = {k.strip().lower(): v for k, v in record.fields.items()}
+    value = fields.get("category")
+    return str(value).strip() or None if value not in (None, "") else None
 
 
 def _number(value: FieldValue) -> float | None:

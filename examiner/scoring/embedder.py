@@ -40,6 +40,7 @@ __all__ = [
     "is_default_model",
     "length_groups",
     "load_embedder",
+    "model_name",
     "piece_words",
     "resolve_model",
 ]
@@ -78,6 +79,12 @@ class Embedder(Protocol):
 
 def _model_name(name: str | None) -> str:
     return (name or os.environ.get("EXAMINER_EMBEDDING_MODEL") or DEFAULT_MODEL).strip()
+
+
+def model_name(name: str | None) -> str:
+    """The name a model is known by (what a calibration records), without loading anything."""
+    name = _model_name(name)
+    return DEFAULT_MODEL if name in _DEFAULT_ALIASES else name
 
 
 def is_default_model(name: str | None) -> bool:
