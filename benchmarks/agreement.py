@@ -84,6 +84,35 @@ def baselines(ds: Dataset, embedder: object) -> dict[str, dict[str, float]]:
     }
 
 
+def per_kind(root: Path, embedder: object) -> None:
+    """The CNN dev file of 14 kinds of answer, out of the box (shipped calibration), by kind."""
+    from examiner.evaluation import agreement, grade_graded
+    from examiner.formats.labelled import iter_graded
+    from examiner.rubric import load_rubric
+
+    path = root / "cnn-lesson3" / "hard_answers.jsonl"
+    if not path.exists():
+        return
+    rubric = load_rubric(Path(__file__).resolve().parents[1] / "rubrics" / "cnn-lesson3.yaml")
+    calibration = default_calibration(DEFAULT_MODEL)
+    grader = Grader(rubric, scorer=EmbeddingScorer(embedder, calibration))  # type: ignore[arg-type]
+    scored, _ = grade_graded(grader, iter_graded(path), str(path))
+    report = agreement(scored)
+    print(
+        f"\n{path.name}: {report.n} answers no calibration saw, out of the box: "
+        f"r {report.pearson:.3f}, MAE {report.mae:.3f}\n"
+    )
+    print(
+        f"{'kind of answer':34} {'n':>3} {'teacher':>8} {'examiner':>9} {'MAE':>6} "
+        f"{'> +0.15':>8} {'< -0.15':>8}"
+    )
+    for row in report.per_category:
+        print(
+            f"{row.category:34} {row.n:3d} {row.human_mean:8.2f} {row.machine_mean:9.2f} "
+            f"{row.mae:6.3f} {row.over:8d} {row.under:8d}"
+        )
+
+
 def main(root: str) -> None:
     embedder = load_embedder()
     base = hand_set_calibration(DEFAULT_MODEL)
@@ -125,7 +154,9 @@ def main(root: str) -> None:
             )
     print("\nRMSE is on each data set's own scale (Mohler 0–5, the others 0..1); accuracy")
     print("thresholds both sides at half credit (the two-way label for SemEval).")
-    print(f"time: {sum(r[3] for r in rows):.0f} s")
+    started = time.perf_counter()
+    per_kind(Path(root), embedder)
+    print(f"time: {sum(r[3] for r in rows) + time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
