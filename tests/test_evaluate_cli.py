@@ -49,11 +49,16 @@ ROWS = [
 ]
 
 
-def write_graded(path: Path, rows=ROWS, header="student_id,card,answer,score,score_max") -> Path:  # type: ignore[no-untyped-def]
-    lines = [header]
+def write_graded(
+    path: Path, rows=ROWS, header="student_id,card,answer,score,score_max", kinds=None
+) -> Path:  # type: ignore[no-untyped-def]
+    """The rows as CSV; `kinds` (student → category) adds a category column."""
+    lines = [header + (",category" if kinds else "")]
     for student, card, answer, score in rows:
         quoted = '"' + answer.replace('"', '""') + '"'
-        lines.append(f"{student},{card},{quoted},{score},5")
+        lines.append(
+            f"{student},{card},{quoted},{score},5" + (f",{kinds[student]}" if kinds else "")
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -190,19 +195,12 @@ def test_scores_outside_the_scale_are_reported_and_skipped(tmp_path: Path) -> No
     assert "no graded answer could be scored" in result.stderr
 
 
-def _with_kinds(path: Path) -> Path:
-    """The graded rows with a category: the kind of answer each one is."""
-    kinds = {"a": "full answer", "b": "partial answer", "c": "wrong or empty"}
-    lines = ["student_id,card,answer,score,score_max,category"]
-    for student, card, answer, score in ROWS:
-        quoted = '"' + answer.replace('"', '""') + '"'
-        lines.append(f"{student},{card},{quoted},{score},5,{kinds[student]}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+# The kind of answer each student wrote, as a graded file's category column.
+KINDS = {"a": "full answer", "b": "partial answer", "c": "wrong or empty"}
 
 
 def test_evaluate_reports_each_kind_of_answer_when_the_file_names_them(tmp_path: Path) -> None:
-    graded = _with_kinds(tmp_path / "kinds.csv")
+    graded = write_graded(tmp_path / "kinds.csv", kinds=KINDS)
     args = ["evaluate", str(CNN_RUBRIC), str(graded), "--scorer", "lexical"]
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output

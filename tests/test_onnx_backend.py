@@ -50,18 +50,15 @@ def both():  # type: ignore[no-untyped-def]
 
 @pytest.mark.model
 @needs_st
-def test_the_two_backends_agree_on_sentences_long_and_non_ascii_texts(both) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("texts", "lowest"),
+    [(SENTENCES, 0.99), (EMPTY_ISH, 0.97)],
+    ids=["sentences-long-and-non-ascii", "empty-ish"],
+)
+def test_the_two_backends_agree(both, texts: list[str], lowest: float) -> None:  # type: ignore[no-untyped-def]
     onnx, st = both
-    cosines = np.sum(onnx.encode(SENTENCES) * st.encode(SENTENCES), axis=1)
-    assert cosines.min() >= 0.99, dict(zip(SENTENCES, cosines.round(4), strict=True))
-
-
-@pytest.mark.model
-@needs_st
-def test_the_two_backends_stay_close_on_empty_ish_texts(both) -> None:  # type: ignore[no-untyped-def]
-    onnx, st = both
-    cosines = np.sum(onnx.encode(EMPTY_ISH) * st.encode(EMPTY_ISH), axis=1)
-    assert cosines.min() >= 0.97, dict(zip(EMPTY_ISH, cosines.round(4), strict=True))
+    cosines = np.sum(onnx.encode(texts) * st.encode(texts), axis=1)
+    assert cosines.min() >= lowest, dict(zip(texts, cosines.round(4), strict=True))
 
 
 @pytest.mark.model

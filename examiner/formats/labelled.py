@@ -49,20 +49,17 @@ def _graded(shown: str, records: Iterator[Record | Problem]) -> Iterator[GradedA
             yield item
             continue
         subs = submission_from_record(shown, item)
-        grade = _teacher_grade(shown, item)
+        fields = {k.strip().lower(): v for k, v in item.fields.items()}
+        grade = _teacher_grade(shown, item.row, fields)
         problems = [p for p in [*subs, grade] if isinstance(p, Problem)]
         if problems:
             yield from problems
             continue
         sub = subs[0]
         assert isinstance(sub, Submission) and isinstance(grade, tuple)
-        yield GradedAnswer(sub, *grade, category=_category(item))
-
-
-def _category(record: Record) -> str | None:
-    fields = {k.strip().lower(): v for k, v in record.fields.items()}
-    value = fields.get("category")
-    return str(value).strip() or None if value not in (None, "") else None
+        value = fields.get("category")
+        category = None if value is None else str(value).strip() or None
+        yield GradedAnswer(sub, *grade, category=category)
 
 
 def _number(value: FieldValue) -> float | None:
@@ -79,30 +76,30 @@ def _number(value: FieldValue) -> float | None:
     return number
 
 
-def _teacher_grade(shown: str, record: Record) -> tuple[float, str | None, float] | Problem:
-    fields = {k.strip().lower(): v for k, v in record.fields.items()}
+def _teacher_grade(
+    shown: str, row: int, fields: dict[str, FieldValue]
+) -> tuple[float, str | None, float] | Problem:
+    """The teacher's credit on 0..1, label and scale, from the row's lower-cased fields."""
     try:
         score = _number(fields.get("score"))
     except ValueError as exc:
-        return Problem(shown, record.row, f"score {exc}", "score")
+        return Problem(shown, row, f"score {exc}", "score")
     try:
         scale = _number(fields.get("score_max"))
     except ValueError as exc:
-        return Problem(shown, record.row, f"score_max {exc}", "score_max")
+        return Problem(shown, row, f"score_max {exc}", "score_max")
     raw_label = fields.get("label")
     label = str(raw_label).strip().lower() if raw_label not in (None, "") else None
     if label is not None and label not in LABEL_CREDIT:
-        return Problem(
-            shown, record.row, f"label {label!r} is not correct, partial or incorrect", "label"
-        )
+        return Problem(shown, row, f"label {label!r} is not correct, partial or incorrect", "label")
     if scale is not None and scale <= 0:
-        return Problem(shown, record.row, f"score_max {scale:g} must be above 0", "score_max")
+        return Problem(shown, row, f"score_max {scale:g} must be above 0", "score_max")
     if score is None:
         if label is None:
-            return Problem(shown, record.row, "no score and no label", "score")
+            return Problem(shown, row, "no score and no label", "score")
         return LABEL_CREDIT[label], label, 1.0
     top = scale if scale is not None else 1.0
     if not 0 <= score <= top:
         hint = "" if scale is not None else " (give the scale in a score_max column)"
-        return Problem(shown, record.row, f"score {score:g} is outside 0..{top:g}{hint}", "score")
+        return Problem(shown, row, f"score {score:g} is outside 0..{top:g}{hint}", "score")
     return score / top, label, top

