@@ -1,13 +1,16 @@
 """Fit the calibration shipped for the default model, from the shared graded data sets.
 
-    python benchmarks/fit_default_calibration.py ../shared/datasets
+    python benchmarks/fit_default_calibration.py ../shared/datasets [--no-checker]
 
-Writes examiner/data/calibration-all-MiniLM-L6-v2.json. Each data set gets a
-fixed share of the weight however many answers it has (4,969 SciEntsBank
-answers would otherwise drown the 90 of the CNN lesson): the CNN lesson 40 %,
-being the one set graded on examiner's own scale (0..1 credit from a strict but
-fair teacher, with a curated rubric), the three others 20 % each. Features are
-measured with the hand-set curve, the one the fitted model is applied with.
+Writes examiner/data/calibration-all-MiniLM-L6-v2.json. It is fitted on the
+`calibration` split of each shared set (2 questions in 10, which the answer
+checker never saw, so its signals there are what it does on new answers) and
+on the CNN lesson's `graded_answers.jsonl`; the other splits stay for
+`benchmarks/agreement.py`. Each data set gets a fixed share of the weight
+however many answers it has: the CNN lesson 40 %, being the one set graded on
+examiner's own scale (0..1 credit from a strict but fair teacher, with a
+curated rubric), the four others 15 % each. Features are measured with the
+hand-set curve, the one the fitted model is applied with.
 """
 
 from __future__ import annotations
@@ -19,35 +22,37 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import FILES, load_dataset
+from datasets import FILES, by_split, load_dataset
 
 from examiner.evaluation import assess_graded, fit_calibration
 from examiner.scoring import EmbeddingScorer
 from examiner.scoring.calibration import fit_score_model, hand_set_calibration, save_calibration
+from examiner.scoring.checker import load_checker
 from examiner.scoring.embedder import DEFAULT_MODEL, load_embedder
-from examiner.scoring.features import FEATURES
+from examiner.scoring.features import measured_features
 from examiner.scoring.grader import Grader
 
-SHARE = {"mohler": 0.2, "scientsbank": 0.2, "beetle": 0.2, "cnn-lesson3": 0.4}
+SHARE = {"mohler": 0.15, "scientsbank": 0.15, "beetle": 0.15, "saf": 0.15, "cnn-lesson3": 0.4}
 OUT = (
     Path(__file__).resolve().parents[1] / "examiner" / "data" / f"calibration-{DEFAULT_MODEL}.json"
 )
 
 
-def main(root: str) -> None:
+def main(root: str, use_checker: bool = True) -> None:
     embedder = load_embedder()
+    checker = load_checker() if use_checker else None
     base = hand_set_calibration(DEFAULT_MODEL)
-    rows: list[list[float]] = []
+    rows: list[dict[str, float]] = []
     targets: list[float] = []
     weights: list[float] = []
     summary = {}
     for name in FILES:
         started = time.perf_counter()
         ds = load_dataset(name, Path(root))
-        grader = Grader(ds.rubric, scorer=EmbeddingScorer(embedder, base))
-        scored, _ = assess_graded(grader, ds.answers, str(ds.path))
+        grader = Grader(ds.rubric, scorer=EmbeddingScorer(embedder, base, checker))
+        scored, _ = assess_graded(grader, by_split(ds)["calibration"], str(ds.path))
         measured = [s for s in scored if s.features is not None]
-        rows += [[s.features[f] for f in FEATURES] for s in measured if s.features]
+        rows += [s.features for s in measured if s.features]
         targets += [s.answer.human for s in measured]
         weights += [SHARE[name] / len(measured)] * len(measured)
         _, cv = fit_calibration(scored, base, head=False)
@@ -57,12 +62,15 @@ def main(root: str) -> None:
             f"CV r {cv.pearson:.3f} MAE {cv.mae:.3f}"
         )
     w = np.array(weights) * len(weights)
-    model = fit_score_model(list(FEATURES), np.array(rows), np.array(targets), w)
+    names = measured_features(rows)
+    x = np.array([[r[f] for f in names] for r in rows])
+    model = fit_score_model(names, x, np.array(targets), w)
     fitted = base.model_copy(
         update={
             "score_model": model,
-            "fitted_on": "Mohler dev, SciEntsBank and Beetle 2-way train (20 % each), "
-            "CNN lesson 3 (40 %)",
+            "fitted_on": "the calibration questions (2 in 10) of Mohler dev, SciEntsBank and "
+            "Beetle 2-way train and SAF train (15 % each), CNN lesson 3 graded answers (40 %)"
+            + (", with the answer checker" if checker is not None else ""),
             "cross_validation": {f"{k}_pearson": v.pearson for k, v in summary.items()}
             | {f"{k}_mae": v.mae for k, v in summary.items()},
         }
@@ -75,6 +83,6 @@ def main(root: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--no-checker"]):
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(sys.argv[1], use_checker=sys.argv[2:] != ["--no-checker"])

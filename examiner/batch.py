@@ -106,6 +106,14 @@ class RunIdentity:
         scorer = grader.scorer  # loads the model: the real scorer (after fallback) counts
         cal = scorer.calibration
         judge = judge_identity(grader.judge_settings)
+        models: dict[str, Any] = {"scorer": scorer.name, "model": scorer.model}
+        checker = getattr(scorer, "checker", None)
+        if checker is not None:
+            models["checker"] = checker.fingerprint
+        extra: dict[str, Any] = {}
+        examples = getattr(scorer, "examples", None)
+        if examples is not None:
+            extra["examples"] = examples.fingerprint
         return cls(
             rubric_hash=rubric_hash(grader.rubric),
             calibration={
@@ -113,8 +121,8 @@ class RunIdentity:
                 "fitted_on": cal.fitted_on,
                 "hash": canonical_hash(cal),
             },
-            models={"scorer": scorer.name, "model": scorer.model},
-            settings={"judge": judge, **(settings or {})},
+            models=models,
+            settings={"judge": judge, **extra, **(settings or {})},
         )
 
 

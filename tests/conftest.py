@@ -42,7 +42,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # The session fixtures that load the packaged model: a test using one is a `model` test.
-MODEL_FIXTURES = frozenset({"embedder", "grader"})
+MODEL_FIXTURES = frozenset({"embedder", "grader", "checker"})
 MODEL_GUARD = "this test loads the model: mark it @pytest.mark.model"
 
 
@@ -89,11 +89,13 @@ def model_guard(
     if request.node.get_closest_marker("model") is not None:
         yield []
         return
+    from examiner.scoring.checker import Checker
     from examiner.scoring.onnx_embedder import OnnxEmbedder
     from examiner.scoring.st_embedder import SentenceTransformerEmbedder
 
     attempts: list[str] = []
     load_st, load_onnx = SentenceTransformerEmbedder.load, OnnxEmbedder.load
+    load_checker = Checker.load
 
     def guarded_st(self: SentenceTransformerEmbedder) -> None:
         blocked = sys.modules.get("sentence_transformers", sys) is None  # a test hid it
@@ -108,7 +110,14 @@ def model_guard(
             raise AssertionError(f"{MODEL_GUARD} (it loads {self.name!r} through ONNX Runtime)")
         load_onnx(self)
 
+    def guarded_checker(self: Checker) -> None:
+        if self._session is None and _loads(self.folder):
+            attempts.append(self.name)
+            raise AssertionError(f"{MODEL_GUARD} (it loads the answer checker)")
+        load_checker(self)
+
     monkeypatch.setattr(SentenceTransformerEmbedder, "load", guarded_st)
+    monkeypatch.setattr(Checker, "load", guarded_checker)
     monkeypatch.setattr(OnnxEmbedder, "load", guarded_onnx)
     yield attempts
     if attempts:
@@ -132,9 +141,10 @@ def cnn_rubric():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def grader(embedder, cnn_rubric):  # type: ignore[no-untyped-def]
     from examiner.scoring import EmbeddingScorer
+    from examiner.scoring.checker import load_checker
     from examiner.scoring.grader import Grader
 
-    return Grader(cnn_rubric, scorer=EmbeddingScorer(embedder))
+    return Grader(cnn_rubric, scorer=EmbeddingScorer(embedder, checker=load_checker()))
 
 
 @pytest.fixture(scope="session")

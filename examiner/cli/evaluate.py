@@ -12,6 +12,8 @@ from ..errors import ExaminerError, Problem
 from ._app import app, err, escape, out, reports_errors
 from .options import (
     CalibrationOpt,
+    CheckerOpt,
+    ExamplesOpt,
     ForceOpt,
     ModelOpt,
     RubricArg,
@@ -26,11 +28,25 @@ GradedArg = Annotated[
 ]
 
 
-def _grader(rubric: Path, model: str | None, cal: Any, scorer: str, threads: int | None) -> Any:
+def _grader(
+    rubric: Path,
+    model: str | None,
+    cal: Any,
+    scorer: str,
+    threads: int | None,
+    checker: bool = True,
+    examples: Path | None = None,
+) -> Any:
     from ..rubric import load_rubric
 
     return make_grader(
-        load_rubric(rubric), scorer=scorer, model=model, calibration=cal, threads=threads
+        load_rubric(rubric),
+        scorer=scorer,
+        model=model,
+        calibration=cal,
+        threads=threads,
+        checker=checker,
+        examples=examples,
     )
 
 
@@ -50,15 +66,21 @@ def evaluate(
     model: ModelOpt = None,
     scorer: ScorerOpt = "auto",
     threads: ThreadsOpt = None,
+    checker: CheckerOpt = True,
+    examples: ExamplesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Grade teacher-graded answers and show how well examiner agrees with the teacher."""
+    """Grade teacher-graded answers and show how well examiner agrees with the teacher.
+
+    With --examples, each answer is also pulled toward the teacher's grades of
+    close example answers (keep the examples apart from the answers measured).
+    """
     from ..evaluation import agreement, grade_graded
     from ..formats.labelled import iter_graded
     from ..scoring.calibration import load_calibration
 
     cal = load_calibration(calibration) if calibration else None
-    grader = _grader(rubric, model, cal, scorer, threads)
+    grader = _grader(rubric, model, cal, scorer, threads, checker, examples)
     answers = iter_graded(graded)
     with err.status("grading…"):
         scored, problems = grade_graded(grader, answers, str(graded))
@@ -89,9 +111,14 @@ def calibrate(
     ] = True,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    checker: CheckerOpt = True,
     force: ForceOpt = False,
 ) -> None:
-    """Fit the similarity → credit mapping on teacher-graded answers, with its agreement."""
+    """Fit the similarity → credit mapping on teacher-graded answers, with its agreement.
+
+    The answer checker's signals are fitted too, unless --no-checker: grade
+    with the checker on (the default) to use a calibration fitted with it.
+    """
     from rich.table import Table
 
     from ..evaluation import assess_graded, fit_calibration, head_tried
@@ -103,7 +130,7 @@ def calibrate(
         raise ExaminerError(f"{output} exists: pass --force to overwrite it")
     # Features are measured with the hand-set curve, the one the fit is applied with.
     base = hand_set_calibration(model_name(model))
-    grader = _grader(rubric, model, base, "embedding", threads)
+    grader = _grader(rubric, model, base, "embedding", threads, checker)
     with err.status("measuring…"):
         scored, problems = assess_graded(grader, iter_graded(graded), str(graded))
     _report_problems(problems)

@@ -17,6 +17,8 @@ from .options import (
     ApiKeyOpt,
     BaseUrlOpt,
     CalibrationOpt,
+    CheckerOpt,
+    ExamplesOpt,
     JudgeModelOpt,
     JudgeOpt,
     ModelOpt,
@@ -62,6 +64,8 @@ def grade(
     scorer: ScorerOpt = "auto",
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    checker: CheckerOpt = True,
+    examples: ExamplesOpt = None,
     calibration: CalibrationOpt = None,
     judge: JudgeOpt = None,
     judge_model: JudgeModelOpt = None,
@@ -128,6 +132,8 @@ def grade(
         calibration=calibration,
         judge=settings,
         threads=threads,
+        checker=checker,
+        examples=examples,
     )
     with grader:
         if dry_run:

@@ -19,7 +19,9 @@ __all__ = [
     "ApiKeyOpt",
     "BaseUrlOpt",
     "CalibrationOpt",
+    "CheckerOpt",
     "DbOption",
+    "ExamplesOpt",
     "ForceOpt",
     "JudgeModelOpt",
     "JudgeOpt",
@@ -39,6 +41,22 @@ ModelOpt = Annotated[
     typer.Option(
         help="Embedding model: the packaged all-MiniLM-L6-v2 (default, through ONNX Runtime) "
         "or any sentence-transformers model name or path (needs `examiner[torch]`)."
+    ),
+]
+CheckerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--checker/--no-checker",
+        help="Ask the packaged answer checker where the embedding stage is unsure of a "
+        "statement (on by default; off is faster and less exact).",
+    ),
+]
+ExamplesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--examples",
+        help="Teacher-graded answers (CSV/JSONL, as for evaluate): a new answer close to "
+        "graded ones is pulled toward their grade.",
     ),
 ]
 ThreadsOpt = Annotated[
@@ -106,6 +124,8 @@ def make_grader(
     judge: JudgeSettings | None = None,
     notice: Callable[[str], None] | None = None,
     threads: int | None = None,
+    checker: bool = True,
+    examples: Path | None = None,
 ) -> Grader:
     """The Grader the scorer options describe; notices go to stderr unless `notice` is given."""
     from ..scoring.calibration import load_calibration
@@ -119,6 +139,15 @@ def make_grader(
     def to_stderr(msg: str) -> None:
         err.print(f"[yellow]notice:[/] {escape(msg)}")
 
+    bank = None
+    if examples is not None:
+        from ..formats.labelled import iter_graded
+        from ..scoring.examples import ExampleBank
+
+        bank, problems = ExampleBank.from_graded(iter_graded(examples), rubric, str(examples))
+        for problem in problems[:20]:
+            err.print(f"[red]skipped example[/] {escape(str(problem))}")
+
     return Grader(
         rubric,
         scorer=scorer,  # type: ignore[arg-type]
@@ -127,6 +156,8 @@ def make_grader(
         notice=notice or to_stderr,
         judge=judge,
         threads=threads,
+        checker=checker,
+        examples=bank,
     )
 
 

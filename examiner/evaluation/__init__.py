@@ -16,6 +16,7 @@ from .fitting import (
     fit_model,
     group_folds,
     head_tried,
+    rescore,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "group_folds",
     "head_tried",
     "metrics",
+    "rescore",
 ]

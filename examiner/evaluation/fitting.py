@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ExaminerError
 from ..models import label_for
 from ..scoring.calibration import Calibration, ScoreModel, fit_head, fit_score_model
-from ..scoring.features import FEATURES
+from ..scoring.features import measured_features
 from ..scoring.rules import ruled_score
 from .agreement import Agreement, Scored, agreement
 
@@ -129,12 +129,14 @@ def cross_validate(
     scored: Sequence[Scored],
     base: Calibration,
     k: int = 5,
-    names: Sequence[str] = FEATURES,
+    names: Sequence[str] | None = None,
     head: bool = True,
 ) -> list[Scored]:
     """Each answer re-scored by a calibration fitted on the other folds' cards."""
     positions = [i for i, s in enumerate(scored) if s.features is not None]
     measured = [scored[i] for i in positions]
+    if names is None:
+        names = measured_features(s.features or {} for s in measured)
     groups = [s.grade.card_id for s in measured]
     if len(set(groups)) < 2:
         raise ExaminerError("cross-validation needs graded answers to at least two cards")
@@ -155,6 +157,22 @@ def cross_validate(
     out = list(scored)
     for i, score in zip(positions, predicted, strict=True):
         out[i] = _rescored(scored[i], base, float(score))
+    return out
+
+
+def rescore(scored: Sequence[Scored], cal: Calibration) -> list[Scored]:
+    """The answers graded by another calibration, from the features already measured.
+
+    What `examiner grade --calibration` would give, without measuring again
+    (features are measured with the hand-set curve, as `assess_graded` does).
+    """
+    model = cal.score_model
+    out: list[Scored] = []
+    for s in scored:
+        if s.features is None or model is None:
+            out.append(s)
+            continue
+        out.append(_rescored(s, cal, model.predict(s.features, s.pair)))
     return out
 
 
@@ -182,9 +200,10 @@ def fit_calibration(
     """A calibration fitted on all the answers, and its cross-validated agreement."""
     cv = agreement(cross_validate(scored, base, folds, head=head))
     rows = [s for s in scored if s.features is not None]
+    names = measured_features(s.features or {} for s in rows)
     model = fit_model(
-        FEATURES,
-        _matrix([s.features or {} for s in rows], FEATURES),
+        names,
+        _matrix([s.features or {} for s in rows], names),
         np.array([s.answer.human for s in rows]),
         _pairs(rows),
         [s.grade.card_id for s in rows],

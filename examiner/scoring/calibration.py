@@ -92,7 +92,13 @@ class ScoreModel(BaseModel):
     )
 
     def predict(self, values: dict[str, float], pair: np.ndarray | None = None) -> float:
-        x = np.array([[values[name] for name in self.features]])
+        """The score of one answer's features.
+
+        A signal the scorer could not measure (the checker's, where it is not
+        installed) counts as average: it moves the score neither way.
+        """
+        average = dict(zip(self.features, self.mean, strict=True))
+        x = np.array([[values.get(name, average[name]) for name in self.features]])
         pairs = None if pair is None else pair[None, :]
         return float(self.predict_many(x, np.array([values.get("coverage", 0.0)]), pairs)[0])
 
@@ -238,6 +244,13 @@ class Calibration(BaseModel):
     )
     off_topic_threshold: float = Field(
         description="Below this best similarity to anything on the card, the answer is off topic."
+    )
+    other_card_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="An answer closer than this to another card's key points than to its "
+        "own card's is off topic.",
     )
     keyword_list_cap: float = Field(
         default=0.3, ge=0, le=1, description="Most a list of terms can earn."

@@ -45,6 +45,31 @@ _INJECTION_PATTERNS = [
     r"\byou\s+are\s+(?:now\s+)?(?:a|an|the)\s+\w*\s*(?:grader|assistant|model)\b",
     r"\bnew\s+instructions?\b",
     r"\bprompt\s+injection\b",
+    # Talk about the grading itself: students answer the question, they do not
+    # discuss the rubric, the marks or who graded what.
+    r"\b(?:grader|rubric|marking\s+scheme|re-?grade[ds]?|pre-?graded|already\s+graded)\b",
+    r"\b(?:instructor|teacher|professor)(?:'s)?\s+(?:note|comment)",
+    r"\bgraded\s+on\b",
+    r"[\"']\s*(?:score|label|grade|verdict)\s*[\"']",
+    r"\b(?:answers?|submissions?)\s+(?:gets?|receives?|earns?)\s+(?:1(?:\.0+)?|full|100)\b",
+    r"\byour\s+(?:feedback|grading|evaluation|output|verdict)\b",
+    r"\bgrade\s+(?:accordingly|it|this|generously)\b",
+    r"\bthis\s+submission\b",
+    r"\b(?:identical|equivalent)\s+to\s+the\s+reference\b",
+    r"\b(?:full|maximum|max|perfect)\s+(?:marks?|credit|score|points)\b",
+    r"\b(?:return|output|assign|give|set|deserves?|gets?|earns?)\b[^.\n]{0,20}\bscore\b"
+    r"[^.\n]{0,10}(?<![\w.])(?:1(?:\.0+)?|100|10/10|5/5)(?![\w.]*\d)",
+    r"\blabel\b\W{0,4}(?:as\s+)?[\"']?correct\b",
+    r"\b(?:reference|expected)\s+answer\s+(?:for|to|of)\s+this\b",
+    r"\b(?:this|the)\s+(?:answer|submission)\s+(?:has\s+been|was|is|must\s+be|should\s+be)\s+"
+    r"(?:verified|graded|marked|accepted)\b",
+    r"\bdo\s+not\s+(?:re-?)?(?:grade|evaluate|mark)\b",
+    r"\b(?:code\s*word|override)\b",
+    # Markup and delimiters that pretend the answer has ended or a new voice speaks.
+    r"</?\s*\w*(?:answer|grader|instructions?|system|student|prompt|rubric|sys)\w*\s*>",
+    r"<<\s*/?\s*SYS\s*>>",
+    r"(?:===|<<<|>>>|\*\*\*)\s*(?:end|begin|start)\b",
+    r"\bend\s+of\s+(?:the\s+)?(?:student(?:'s)?\s+)?(?:answer|submission|input)\b",
 ]
 _INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS), re.IGNORECASE)
 

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..models import Grade, RubricCard, ScorerName, Submission
+from ..models import Flag, Grade, RubricCard, ScorerName, Submission, label_for
 from .calibration import Calibration, default_calibration
+from .checker import PairChecker
 from .embedder import Embedder, TokenVectors
 from .evidence import Evidence, card_phrasings, segments_of
+from .examples import ExampleBank
+from .language import respell
 from .rules import trivial_grade
 from .score import Assessment, assess
 from .similarity import pair_features
@@ -41,25 +44,59 @@ def _references(card: RubricCard) -> list[str]:
     return references
 
 
+def _vocabulary(card: RubricCard) -> frozenset[str]:
+    kp_texts, mis_texts = card_phrasings(card)
+    return frozenset([card.question, card.reference_answer or "", *kp_texts, *mis_texts])
+
+
+def _respelled(card: RubricCard, answer: str) -> str:
+    """The answer with its typing slips repaired against the card's own words.
+
+    The model reads "gradint" as unrelated word pieces; spelling is not what
+    is graded. Only words near a card word and not common English change, and
+    the grade keeps the answer as written (quotes come from the repaired text).
+    """
+    return respell(answer, _vocabulary(card))
+
+
 class EmbeddingScorer:
     """Scores answers by sentence-embedding similarity; one encode call per batch."""
 
     name: ScorerName = "embedding"
 
-    def __init__(self, embedder: Embedder, calibration: Calibration | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        calibration: Calibration | None = None,
+        checker: PairChecker | None = None,
+        examples: ExampleBank | None = None,
+    ) -> None:
         self.embedder = embedder
+        self.checker = checker
+        self.examples = examples
         self.model = embedder.name
         self.calibration = calibration or default_calibration(self.model)
         self.calibration.check_model(self.model)
         self._cards: dict[tuple[str, str], _CardVectors] = {}
+        # Per card, the key-point vectors of the other cards it was prepared with.
+        self._others: dict[tuple[str, str], NDArray[np.float32]] = {}
 
     def _card_key(self, card: RubricCard) -> tuple[str, str]:
         # The id alone is not enough: two rubrics may reuse ids with other text.
         return card.id, card.model_dump_json(include={"question", "key_points", "misconceptions"})
 
     def prepare(self, cards: Sequence[RubricCard]) -> None:
-        """Encode these cards now (grading does it on first use otherwise)."""
+        """Encode a rubric's cards now (grading does it on first use otherwise).
+
+        Cards prepared together are each other's neighbours: an answer closer
+        to another card's key points than to its own is off topic.
+        """
         self._encode_cards(cards)
+        keys = [self._card_key(c) for c in cards]
+        for key in keys:
+            others = [self._cards[k].key_points for k in keys if k != key]
+            if others:
+                self._others[key] = np.vstack(others)
 
     def _encode_cards(self, cards: Sequence[RubricCard]) -> None:
         """Encode every card not seen before, all in one call: each rubric is encoded once."""
@@ -95,8 +132,10 @@ class EmbeddingScorer:
             if trivial is not None:
                 grades[i] = Assessment(trivial, None)
             else:
-                pending.append((i, segments_of(sub.answer)))
+                pending.append((i, segments_of(_respelled(card, sub.answer))))
         self._encode_cards([items[i][0] for i, _ in pending])
+        if self.examples is not None:
+            self.examples.prepare(self.embedder, [items[i][0].id for i, _ in pending])
 
         index: dict[str, int] = {}
         for _, (segments, _whole) in pending:
@@ -104,12 +143,15 @@ class EmbeddingScorer:
                 index.setdefault(seg, len(index))
         vectors, tokens = self.embedder.encode_tokens(list(index))
         models = {"embedding": self.model}
+        if self.checker is not None:
+            models["checker"] = getattr(self.checker, "name", "checker")
 
         for i, (segments, has_whole) in pending:
             card, sub = items[i]
             cv = self._cards[self._card_key(card)]
             rows = [index[s] for s in segments]
             seg_vecs = vectors[rows]
+            others = self._others.get(self._card_key(card))
             evidence = Evidence(
                 segments=segments,
                 kp_sims=seg_vecs @ cv.key_points.T,
@@ -122,6 +164,36 @@ class EmbeddingScorer:
                 tokens=[tokens[r] for r in rows],
                 ref_tokens=cv.reference_tokens,
                 models=models,
+                other_sims=None if others is None else (seg_vecs @ others.T).max(axis=1),
+                checker=self.checker,
             )
-            grades[i] = assess(card, sub, evidence, self.calibration, self.name)
+            assessment = assess(card, sub, evidence, self.calibration, self.name)
+            if self.examples is not None:
+                assessment = _pulled(assessment, self.examples, card, seg_vecs[-1])
+            grades[i] = assessment
         return [g for g in grades if g is not None]
+
+
+def _pulled(
+    assessment: Assessment, examples: ExampleBank, card: RubricCard, vector: NDArray[np.float32]
+) -> Assessment:
+    """The grade pulled toward the teacher's graded examples close to it.
+
+    Not for an answer that addresses the grader: its whole-answer vector
+    carries that text, and closeness to a good answer is what it fakes.
+    """
+    grade = assessment.grade
+    if Flag.POSSIBLE_INJECTION in grade.flags:
+        return assessment
+    score, note = examples.pull(card.id, vector, grade.score)
+    if not note:
+        return assessment
+    pulled = grade.model_copy(
+        update={
+            "score": round(score, 4),
+            "points": round(score * grade.max_points, 4),
+            "label": label_for(score),
+            "notes": [*grade.notes, note],
+        }
+    )
+    return Assessment(pulled, assessment.features, assessment.pair)

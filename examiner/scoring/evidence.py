@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from ..models import RubricCard
 from ..text import content_words, split_segments
+from .checker import PairChecker
 from .embedder import TokenVectors
 from .similarity import alignment
 
@@ -69,6 +70,10 @@ class Evidence:
     models: dict[str, str] = field(default_factory=dict)
     # `similarity.pair_features` of the whole answer, where the scorer has vectors.
     pair: np.ndarray | None = None
+    # Each segment's best similarity to the key points of the rubric's other cards.
+    other_sims: NDArray[np.float32] | None = None
+    # The answer checker, where one runs (`checking.check_features` asks it).
+    checker: PairChecker | None = None
 
 
 class SegmentUse:

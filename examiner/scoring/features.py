@@ -16,7 +16,7 @@ from functools import lru_cache
 from ..models import KeyPointResult, RubricCard
 from ..text import content_words
 
-__all__ = ["FEATURES", "answer_features"]
+__all__ = ["CHECKER_FEATURES", "FEATURES", "answer_features", "measured_features"]
 
 FEATURES: tuple[str, ...] = (
     "coverage",  # weighted key-point coverage through the similarity curve
@@ -33,6 +33,22 @@ FEATURES: tuple[str, ...] = (
     "align_recall",  # soft token alignment: the reference's new words found in the answer
     "align_precision",  # and the answer's new words found in the reference
 )
+# What the answer checker (`checker.py`) reads, where one runs: a cross-encoder
+# sees negations, flipped directions and paraphrases that a cosine does not.
+CHECKER_FEATURES: tuple[str, ...] = (
+    "check_reference",  # P(the whole counted answer states the reference)
+    "check_points",  # weighted mean over key points of P(its best passage states it)
+    "check_contradiction",  # the highest P(a passage contradicts a key point or the reference)
+)
+
+
+def measured_features(rows: Iterable[dict[str, float]]) -> list[str]:
+    """The signals every row has: the checker's only where it ran on all of them."""
+    rows = list(rows)
+    names = list(FEATURES)
+    if rows and all(all(f in r for f in CHECKER_FEATURES) for r in rows):
+        names += CHECKER_FEATURES
+    return names
 
 
 @lru_cache(maxsize=4096)

@@ -20,6 +20,8 @@ from .calibration import Calibration
 if TYPE_CHECKING:
     from ..config import JudgeSettings
     from ..judge import JudgeItem, JudgePlan, JudgeStage, JudgeUsage
+    from .checker import Checker
+    from .examples import ExampleBank
 
 __all__ = ["Grader", "ScorerChoice"]
 
@@ -39,7 +41,10 @@ class Grader:
     `scorer="auto"` uses the embedding model and falls back to the lexical
     scorer, with a notice, when the model cannot be loaded (a model that needs
     the `torch` extra raises instead: that is not a fallback but a set-up to fix).
-    `threads`: texts the ONNX backend encodes at once (default: every core). `judge` adds the
+    `threads`: texts the ONNX backend encodes at once (default: every core).
+    `checker=False` grades without the answer checker (faster, less exact).
+    `examples`: the teacher's graded answers, which pull close new answers'
+    grades toward theirs (the embedding scorer only). `judge` adds the
     LLM judge stage after it (nothing is sent when its mode is `off`);
     close the grader (or use `with`) to release the judge's connections.
     """
@@ -55,8 +60,12 @@ class Grader:
         notice: Callable[[str], None] = _ignore,
         judge: JudgeSettings | None = None,
         threads: int | None = None,
+        checker: bool = True,
+        examples: ExampleBank | None = None,
     ) -> None:
         self.rubric = rubric
+        self._examples = examples
+        self._use_checker = checker
         self.judge_settings = judge if judge is not None and judge.mode != "off" else None
         self._judge: JudgeStage | None = None
         self.batch_size = batch_size
@@ -66,12 +75,19 @@ class Grader:
         self._calibration = calibration
         self._notice = notice
         self._scorer: Scorer | None = None if isinstance(scorer, str) else scorer
+        self._prepared = False
 
     @property
     def scorer(self) -> Scorer:
         """The scorer, loaded on first use (loading a model takes seconds)."""
         if self._scorer is None:
             self._scorer = self._make_scorer()
+        if not self._prepared:
+            # The whole rubric at once: each card's answers are compared with the others'.
+            self._prepared = True
+            prepare = getattr(self._scorer, "prepare", None)
+            if prepare is not None:
+                prepare(self.rubric.cards)
         return self._scorer
 
     def _make_scorer(self) -> Scorer:
@@ -86,7 +102,22 @@ class Grader:
                 raise
             self._notice(f"{exc}; grading with the lexical scorer instead")
             return LexicalScorer()
-        return EmbeddingScorer(embedder, self._calibration)
+        return EmbeddingScorer(
+            embedder, self._calibration, self._load_checker(), examples=self._examples
+        )
+
+    def _load_checker(self) -> Checker | None:
+        """The packaged answer checker; without it (or when it fails) the grade goes
+        without its signals, which then count as average, with a notice."""
+        if not self._use_checker:
+            return None
+        from .checker import load_checker
+
+        try:
+            return load_checker(threads=self._threads)
+        except ModelLoadError as exc:
+            self._notice(f"{exc}; grading without the answer checker")
+            return None
 
     @property
     def judge(self) -> JudgeStage | None:

@@ -27,6 +27,7 @@ from .calibration import Calibration
 from .cues import contradicts, injection_segments, is_keyword_list, is_non_answer
 from .evidence import Evidence, SegmentUse, evidence_segment, segments_of
 from .feedback import write_feedback
+from .language import answer_language
 
 __all__ = [
     "Findings",
@@ -35,6 +36,7 @@ __all__ = [
     "find_misconceptions",
     "flag_keyword_list",
     "flag_off_topic",
+    "flag_other_language",
     "ruled_score",
     "set_aside_injections",
     "trivial_grade",
@@ -212,6 +214,17 @@ def _stated(wrong: Misconception, evidence: str) -> MisconceptionResult:
     )
 
 
+def flag_other_language(answer: str, findings: Findings) -> None:
+    """Send an answer that is not in English to a teacher: the model cannot grade it."""
+    language = answer_language(answer)
+    if language is not None:
+        findings.raise_flag(
+            Flag.NEEDS_REVIEW,
+            f"other_language: the answer seems to be in {language}; the embedding model "
+            "reads English, so this grade may be wrong: a teacher should grade it",
+        )
+
+
 def flag_keyword_list(answer: str, findings: Findings) -> bool:
     """Flag an answer that lists terms without stating anything; whether it does."""
     if not is_keyword_list(answer):
@@ -222,19 +235,37 @@ def flag_keyword_list(answer: str, findings: Findings) -> bool:
     return True
 
 
-def flag_off_topic(ev: Evidence, cal: Calibration, injected: bool, findings: Findings) -> None:
-    """Flag an answer close to nothing on the card.
+def flag_off_topic(
+    ev: Evidence, use: SegmentUse, cal: Calibration, injected: bool, findings: Findings
+) -> None:
+    """Flag an answer close to nothing on the card, or closer to another card than to its own.
 
-    Not an answer that addresses the grader: its own flag says more.
+    Not an answer that addresses the grader: its own flag says more. The other
+    cards are the rest of the rubric: an answer about pooling given to the
+    padding card shares the lesson's vocabulary, so only the comparison tells.
     """
     relevance = max(
         float(ev.kp_sims.max(initial=0.0)),
         float(ev.ref_sims.max(initial=0.0)),
         float(ev.question_sims.max(initial=0.0)),
     )
-    if relevance < cal.off_topic_threshold and not injected:
+    if injected:
+        return
+    if relevance < cal.off_topic_threshold:
         findings.raise_flag(
             Flag.OFF_TOPIC, f"off_topic: best similarity to the card is {relevance:.2f}"
+        )
+        return
+    counted = use.counted()
+    if ev.other_sims is None or not ev.other_sims.size or not counted or not ev.kp_sims.size:
+        return
+    own = float(ev.kp_sims[counted].max())
+    other = float(ev.other_sims[counted].max())
+    if other > own + cal.other_card_margin:
+        findings.raise_flag(
+            Flag.OFF_TOPIC,
+            f"off_topic: closer to another card's key points ({other:.2f}) "
+            f"than to this card's ({own:.2f})",
         )
 
 

@@ -32,6 +32,7 @@ from ..models import (
 )
 from ..text import content_words
 from .calibration import Calibration
+from .checking import check_features
 from .evidence import (
     Evidence,
     SegmentUse,
@@ -50,6 +51,7 @@ from .rules import (
     find_misconceptions,
     flag_keyword_list,
     flag_off_topic,
+    flag_other_language,
     ruled_score,
     set_aside_injections,
 )
@@ -116,15 +118,18 @@ def assess(
 
     counted = use.counted()
     features = _features(card, ev, results, counted, contradiction)
-    flag_off_topic(ev, cal, injected, findings)
+    if ev.checker is not None:
+        features |= check_features(card, ev, use, counted, matches.kp_owner, ev.checker)
+    flag_off_topic(ev, use, cal, injected, findings)
     # The whole answer's vector carries any text addressed to the grader: no head reads it then.
     pair = None if injected else ev.pair
     raw = cal.score_model.predict(features, pair) if cal.score_model else features["coverage"]
     # Nothing left to grade once the grader-directed text is set aside: nothing earned.
     score = ruled_score(raw, features, found, findings.flags, cal) if counted else 0.0
 
+    flag_other_language(sub.answer, findings)
     confidence = _confidence(card, results, score, cal, findings.flags)
-    if _needs_review(confidence, findings.flags, cal):
+    if _needs_review(confidence, findings.flags, cal) and Flag.NEEDS_REVIEW not in findings.flags:
         findings.raise_flag(Flag.NEEDS_REVIEW)
 
     grade = Grade(
