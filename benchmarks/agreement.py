@@ -24,6 +24,7 @@ as such.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -185,6 +186,16 @@ class Bench:
         rows.append(("cnn hard_answers", "unseen answers", "+ examples", len(pulled), of(pulled)))
         path = folder / "new_questions.jsonl"
         drafted = build_rubric(load_deck(path))
+        # The file names its questions n1…n8, in the order the deck reads them.
+        names = list(dict.fromkeys(json.loads(line)["card"] for line in path.open()))
+        drafted = drafted.model_copy(
+            update={
+                "cards": [
+                    c.model_copy(update={"id": str(n)})
+                    for c, n in zip(drafted.cards, names, strict=True)
+                ]
+            }
+        )
         new = [a for a in iter_graded(path) if isinstance(a, GradedAnswer)]
         scored_new = rescore(self.assess(drafted, new, path.name), self.shipped)
         kinds["new_questions (drafted rubric), out of the box"] = scored_new
@@ -204,7 +215,8 @@ def print_kinds(title: str, scored: list[Scored]) -> None:
     report = agreement(scored)
     print(f"\n{title}: {report.n} answers, r {report.pearson:.3f}, MAE {report.mae:.3f}")
     print(
-        f"{'kind of answer':26} {'n':>3} {'teacher':>8} {'examiner':>9} {'MAE':>6} {'> +0.15':>8} {'< -0.15':>8}"
+        f"{'kind of answer':26} {'n':>3} {'teacher':>8} {'examiner':>9} {'MAE':>6} "
+        f"{'> +0.15':>8} {'< -0.15':>8}"
     )
     for row in report.per_category:
         print(
@@ -235,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nAgreement with teachers on answers nothing was fitted on ({DEFAULT_MODEL}, {checker})\n"
     )
-    header = f"{'data set':19} {'answers':18} {'method':23} {'n':>5} {'r':>6} {'RMSE':>6} {'MAE':>6} {'acc':>6}  target"
+    header = (
+        f"{'data set':19} {'answers':18} {'method':23} {'n':>5} {'r':>6} {'RMSE':>6} "
+        f"{'MAE':>6} {'acc':>6}  target"
+    )
     print(header)
     print("-" * len(header))
     last = None
@@ -247,9 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{shown:19} {split:18} {method:23} {n:5d} {f['r']:6.3f} {f['RMSE']:6.3f} "
             f"{f['MAE']:6.3f} {f['accuracy']:6.3f}  {target}"
         )
-    print(
-        "\nRMSE on Mohler's 0–5 scale, on 0..1 for the others (SAF: score / the question's maximum);"
-    )
+    print("\nRMSE on Mohler's 0–5 scale, on 0..1 for the others (SAF: score / its question's top);")
     print("accuracy thresholds both sides at half credit (the two-way label for SemEval).")
     for title, scored in kinds.items():
         print_kinds(title, scored)

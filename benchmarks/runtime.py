@@ -14,7 +14,8 @@ model, same run, so that the machine's speed cancels out in the ratios:
   synthetic answers, in 4 interleaved rounds, median of the rounds' ratios;
 - batch grading: a whole `examiner grade FILE --no-db` process on 2,000
   answers (model load included), answers/s, against the rate at which an
-  already-loaded SentenceTransformer encodes the bare answer texts;
+  already-loaded SentenceTransformer encodes the bare answer texts; and the
+  same process with `--no-checker`, for the answer checker's price;
 - with --install-size: the size of a fresh venv with `pip install .` (no
   extras), the default install.
 
@@ -57,6 +58,7 @@ MAX_ONE_OFF_S = 1.5
 MAX_ONE_OFF_MIB = 250.0
 MIN_ENCODE_RATIO = 2.0
 MIN_BATCH_RATIO = 1.0
+MIN_CHECKER_RATIO = 0.5  # issue 14: with the checker at least half as fast as without
 MAX_INSTALL_MIB = 400.0
 
 
@@ -143,9 +145,9 @@ def encoder_rate(onnx: Any, st_model: Any, texts: list[str], rounds: int = 4) ->
     ]
 
 
-def batch_process(path: Path, tmp: Path) -> tuple[float, float]:
+def batch_process(path: Path, tmp: Path, *extra: str) -> tuple[float, float]:
     """(wall s, peak MiB) of a whole `examiner grade FILE --no-db` process."""
-    say("batch grade, whole process…")
+    say(f"batch grade, whole process {' '.join(extra)}…")
     return run_child(
         [
             str(EXAMINER),
@@ -155,9 +157,23 @@ def batch_process(path: Path, tmp: Path) -> tuple[float, float]:
             "--no-db",
             "--out",
             str(tmp / "grades.jsonl"),
+            *extra,
         ],
         "onnx",
     )
+
+
+def checker_cost(n: int, wall: float, bare_wall: float) -> list[Row]:
+    """The answer checker's price: grading with it against grading without it, same file."""
+    ratio = bare_wall / wall
+    return [
+        Row(
+            "batch: with the answer checker ÷ without (`--no-checker`)",
+            f"{ratio:.2f} ({n / wall:.0f} vs {n / bare_wall:.0f} answers/s)",
+            f"≥ {MIN_CHECKER_RATIO}",
+            ratio >= MIN_CHECKER_RATIO,
+        )
+    ]
 
 
 def batch_grade(n: int, wall: float, mib: float, answers: list[str], st_model: Any) -> list[Row]:
@@ -209,6 +225,7 @@ def runtime_benchmark(rubric: Rubric, n: int, seed: int, *, size: bool = False) 
         path = tmp / "answers.csv"
         write_csv(path, synthetic_rows(rubric, 20_000_000, 20_000_000 + n, seed))
         wall, mib = batch_process(path, tmp)
+        bare_wall, _ = batch_process(path, tmp, "--no-checker")
         answers = [s.answer for s in submissions(path)]
         say("loading both backends…")
         grader = Grader(rubric, scorer="embedding")
@@ -219,6 +236,7 @@ def runtime_benchmark(rubric: Rubric, n: int, seed: int, *, size: bool = False) 
         st_model = st._model
         rows += encoder_rate(onnx, st_model, texts)
         rows += batch_grade(n, wall, mib, answers, st_model)
+        rows += checker_cost(n, wall, bare_wall)
         if size:
             rows += install_size(tmp)
     return rows

@@ -18,7 +18,6 @@ tensor, so padding a pair into a batch would change its verdict slightly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from .embedder import default_threads
-from .onnx_embedder import read_manifest
+from .onnx_embedder import RunPool, open_session, read_manifest, run_one
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -71,7 +70,7 @@ class Checker:
         self.threads = threads or default_threads()
         self._session: Any = None
         self._tokenizer: Any = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = RunPool(self.threads, "examiner-checker")
         self.name = "examiner-checker"
         self.fingerprint = ""  # the model file's sha256, once loaded
 
@@ -80,7 +79,7 @@ class Checker:
             return
         manifest = read_manifest(self.folder)
         try:
-            import onnxruntime
+            import onnxruntime  # noqa: F401  (here for the message; open_session uses it)
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise ModelLoadError(
@@ -95,19 +94,7 @@ class Checker:
         tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         tokenizer.enable_truncation(int(manifest["max_seq_length"]), strategy="longest_first")
         tokenizer.no_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            session = onnxruntime.InferenceSession(
-                str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelLoadError(
-                f"ONNX Runtime cannot load {self.folder / 'model.onnx'} "
-                f"({type(exc).__name__}): {_FIX}"
-            ) from exc
+        session = open_session(self.folder / "model.onnx", _FIX)
         self.name = str(manifest.get("model", self.name))
         self.fingerprint = str(manifest["files"]["model.onnx"])
         self._tokenizer, self._session = tokenizer, session
@@ -120,32 +107,15 @@ class Checker:
             return out
         encodings = self._tokenizer.encode_batch([(a, b) for a, b in pairs])
         order = sorted(range(len(pairs)), key=lambda i: -len(encodings[i].ids))
-        logits = self._map(lambda i: self._forward(encodings[i]), order)
+        logits = self._pool.map(lambda i: run_one(self._session, encodings[i]), order)
         for i, row in zip(order, logits, strict=True):
-            z = row - row.max()
+            z = np.asarray(row, dtype=np.float64)
+            z = z - z.max()
             out[i] = np.exp(z) / np.exp(z).sum()
         return out
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
-    def _map(self, work: Any, items: list[int]) -> list[NDArray[np.float64]]:
-        if self.threads == 1 or len(items) == 1:
-            return [work(i) for i in items]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="examiner-checker")
-        return list(self._pool.map(work, items))
-
-    def _forward(self, encoding: Any) -> NDArray[np.float64]:
-        ids = np.asarray([encoding.ids], dtype=np.int64)
-        feeds = {
-            "input_ids": ids,
-            "attention_mask": np.ones_like(ids),
-            "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64),
-        }
-        return np.asarray(self._session.run(None, feeds)[0][0], dtype=np.float64)
+        self._pool.close()
 
 
 def load_checker(*, threads: int | None = None, folder: Path | None = None) -> Checker | None:

@@ -71,6 +71,54 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
+def open_session(model: Path, fix: str) -> Any:
+    """An ONNX Runtime session on one core (callers run several at once)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: no warnings on stderr at load
+    try:
+        return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelLoadError(
+            f"ONNX Runtime cannot load {model} ({type(exc).__name__}): {fix}"
+        ) from exc
+
+
+def run_one(session: Any, encoding: Any) -> Any:
+    """The model's first output for one tokenised text (or pair), unpadded."""
+    ids = np.asarray([encoding.ids], dtype=np.int64)
+    feeds = {
+        "input_ids": ids,
+        "attention_mask": np.ones_like(ids),
+        "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64),
+    }
+    return session.run(None, feeds)[0][0]
+
+
+class RunPool:
+    """Runs one text per model run, `threads` runs at once (threads started on first use)."""
+
+    def __init__(self, threads: int, name: str) -> None:
+        self.threads = threads
+        self._name = name
+        self._pool: ThreadPoolExecutor | None = None
+
+    def map(self, work: Any, items: list[int]) -> list[Any]:
+        if self.threads == 1 or len(items) <= 1:
+            return [work(i) for i in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix=self._name)
+        return list(self._pool.map(work, items))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
 class OnnxEmbedder:
     """The packaged model through ONNX Runtime; loaded on first use.
 
@@ -87,14 +135,14 @@ class OnnxEmbedder:
         self._session: Any = None
         self._tokenizer: Any = None
         self._special: frozenset[str] = frozenset()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = RunPool(self.threads, "examiner-onnx")
 
     def load(self) -> None:
         if self._session is not None:
             return
         manifest = read_manifest(self.folder)
         try:
-            import onnxruntime
+            import onnxruntime  # noqa: F401  (here for the message; open_session uses it)
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise ModelLoadError(
@@ -106,19 +154,7 @@ class OnnxEmbedder:
         # the model's max_seq_length (256) and pads only within a batch.
         tokenizer.enable_truncation(int(manifest["max_seq_length"]))
         tokenizer.no_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: no warnings on stderr at load
-        try:
-            session = onnxruntime.InferenceSession(
-                str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelLoadError(
-                f"ONNX Runtime cannot load {self.folder / 'model.onnx'} "
-                f"({type(exc).__name__}): {_FIX}"
-            ) from exc
+        session = open_session(self.folder / "model.onnx", _FIX)
         self.dimension = int(manifest.get("dimension", self.dimension))
         added = tokenizer.get_added_tokens_decoder().values()
         self._special = frozenset(t.content for t in added if t.special)
@@ -132,9 +168,7 @@ class OnnxEmbedder:
 
     def close(self) -> None:
         """Stop the worker threads (they are also stopped at exit)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        self._pool.close()
 
     def _encode(
         self, texts: Sequence[str], *, with_tokens: bool
@@ -146,7 +180,7 @@ class OnnxEmbedder:
         encodings = self._tokenizer.encode_batch(list(texts))
         # Longest first, so that no worker is left with a long text at the end.
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
-        outputs = self._map(lambda i: self._forward(encodings[i]), order)
+        outputs = self._pool.map(lambda i: run_one(self._session, encodings[i]), order)
         tokens: list[TokenVectors] = [None] * len(texts)  # type: ignore[list-item]
         for i, hidden in zip(order, outputs, strict=True):
             pooled = hidden.mean(axis=0)
@@ -154,24 +188,6 @@ class OnnxEmbedder:
             if with_tokens:
                 tokens[i] = self._token_vectors(encodings[i].tokens, hidden)
         return sentences, tokens if with_tokens else []
-
-    def _map(self, work: Any, items: list[int]) -> list[NDArray[np.float32]]:
-        if self.threads == 1 or len(items) == 1:
-            return [work(i) for i in items]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="examiner-onnx")
-        return list(self._pool.map(work, items))
-
-    def _forward(self, encoding: Any) -> NDArray[np.float32]:
-        """The last hidden state of one text: tokens × dimension."""
-        ids = np.asarray([encoding.ids], dtype=np.int64)
-        feeds = {
-            "input_ids": ids,
-            "attention_mask": np.ones_like(ids),
-            "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64),
-        }
-        hidden: NDArray[np.float32] = self._session.run(None, feeds)[0][0]
-        return hidden
 
     def _token_vectors(self, pieces: list[str], hidden: NDArray[np.float32]) -> TokenVectors:
         keep = [j for j, piece in enumerate(pieces) if piece not in self._special]
