@@ -19,7 +19,7 @@ from examiner.scoring.calibration import (
     load_calibration,
     save_calibration,
 )
-from examiner.scoring.features import FEATURES
+from examiner.scoring.features import CHECKER_FEATURES, FEATURES
 
 
 def test_fit_recovers_a_monotone_relation() -> None:
@@ -83,7 +83,7 @@ def test_shipped_default_is_fitted_for_the_default_model() -> None:
     assert isinstance(cal, Calibration)
     assert cal.model == "all-MiniLM-L6-v2"
     assert cal.score_model is not None
-    assert cal.score_model.features == list(FEATURES)
+    assert cal.score_model.features == [*FEATURES, *CHECKER_FEATURES]  # fitted with the checker
     # Another model borrows the curve but not the fitted weights' model name.
     assert default_calibration("other").model == "other"
 

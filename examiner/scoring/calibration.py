@@ -246,7 +246,7 @@ class Calibration(BaseModel):
         description="Below this best similarity to anything on the card, the answer is off topic."
     )
     other_card_margin: float = Field(
-        default=0.05,
+        default=0.15,
         ge=0,
         le=1,
         description="An answer closer than this to another card's key points than to its "

@@ -21,6 +21,9 @@ from .similarity import pair_features
 
 __all__ = ["EmbeddingScorer"]
 
+# Cards whose key points come this close to each other's are siblings, not other topics.
+_SIBLING = 0.6
+
 
 @dataclass(frozen=True)
 class _CardVectors:
@@ -94,7 +97,14 @@ class EmbeddingScorer:
         self._encode_cards(cards)
         keys = [self._card_key(c) for c in cards]
         for key in keys:
-            others = [self._cards[k].key_points for k in keys if k != key]
+            own = self._cards[key].key_points
+            # Sibling cards (another part of the same question) say much of what this
+            # one says: being close to them is no sign of an answer to another question.
+            others = [
+                self._cards[k].key_points
+                for k in keys
+                if k != key and float((own @ self._cards[k].key_points.T).max()) < _SIBLING
+            ]
             if others:
                 self._others[key] = np.vstack(others)
 

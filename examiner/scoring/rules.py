@@ -261,7 +261,9 @@ def flag_off_topic(
         return
     own = float(ev.kp_sims[counted].max())
     other = float(ev.other_sims[counted].max())
-    if other > own + cal.other_card_margin:
+    # An answer that states one of its own card's points well is not off topic,
+    # however close it also is to another card.
+    if other > own + cal.other_card_margin and own < cal.partial_similarity():
         findings.raise_flag(
             Flag.OFF_TOPIC,
             f"off_topic: closer to another card's key points ({other:.2f}) "
