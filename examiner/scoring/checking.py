@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ..models import RubricCard
 from .checker import PairChecker, checker_input
-from .evidence import Evidence, SegmentUse
+from .evidence import Evidence, SegmentUse, largest_parts
 
 __all__ = ["check_features"]
 
@@ -25,10 +25,7 @@ def _counted_text(ev: Evidence, use: SegmentUse, counted: list[int]) -> str:
     """The answer as far as it still counts: the whole, or its largest counted parts."""
     if use.whole is not None and use.usable[use.whole]:
         return ev.segments[use.whole]
-    parts = [
-        i for i in counted if not any(j != i and ev.segments[i] in ev.segments[j] for j in counted)
-    ]
-    return " ".join(ev.segments[i] for i in parts)
+    return " ".join(ev.segments[i] for i in largest_parts(ev, counted))
 
 
 def check_features(
@@ -46,13 +43,14 @@ def check_features(
     reference = card.reference_answer or " ".join(p.text for p in card.key_points)
     pairs = [(checker_input(card.question, reference), whole)]
     owners: list[int] = []
+    real = [i for i in counted if i != use.whole]
     for k, point in enumerate(card.key_points):
         cols = np.flatnonzero(kp_owner == k)
-        real = [i for i in counted if i != use.whole]
         best = max(real, key=lambda i: float(ev.kp_sims[i, cols].max())) if real else None
         passages = {whole} if best is None else {ev.segments[best], whole}
+        a = checker_input(card.question, point.text)
         for passage in sorted(passages):
-            pairs.append((checker_input(card.question, point.text), passage))
+            pairs.append((a, passage))
             owners.append(k)
     probs = checker.check(pairs)
     weights = np.array([p.weight for p in card.key_points], dtype=np.float64)

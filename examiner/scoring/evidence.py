@@ -26,6 +26,7 @@ __all__ = [
     "card_phrasings",
     "evidence_seg_text",
     "evidence_segment",
+    "largest_parts",
     "owners",
     "segments_of",
 ]
@@ -125,13 +126,18 @@ def evidence_seg_text(ev: Evidence, i: int) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def largest_parts(ev: Evidence, counted: list[int]) -> list[int]:
+    """The counted segments not inside another counted one: a clause of a counted
+    sentence adds nothing to it."""
+    return [
+        i for i in counted if not any(j != i and ev.segments[i] in ev.segments[j] for j in counted)
+    ]
+
+
 def aligned(card: RubricCard, ev: Evidence, counted: list[int]) -> tuple[float, float] | None:
     """Token alignment of the counted part of the answer with the reference."""
     if ev.tokens is None:
         return None
-    # The largest counted parts: clauses inside a counted sentence add nothing.
-    parts = [
-        i for i in counted if not any(j != i and ev.segments[i] in ev.segments[j] for j in counted)
-    ]
+    parts = largest_parts(ev, counted)
     skip = frozenset(content_words(card.question))
     return alignment([ev.tokens[i] for i in parts], ev.ref_tokens, skip)
