@@ -38,7 +38,7 @@ from datasets import Dataset, by_split, load_dataset
 from examiner.evaluation import Scored, agreement, assess_graded, fit_calibration, metrics, rescore
 from examiner.formats.decks import load_deck
 from examiner.formats.labelled import GradedAnswer, iter_graded
-from examiner.models import Flag, label_for
+from examiner.models import Flag
 from examiner.rubric import build_rubric, load_rubric
 from examiner.scoring import EmbeddingScorer
 from examiner.scoring.calibration import Calibration, default_calibration, hand_set_calibration
@@ -110,8 +110,7 @@ class Bench:
                 out.append(s)
                 continue
             score, _ = bank.pull(s.grade.card_id, vector, s.grade.score)
-            grade = s.grade.model_copy(update={"score": score, "label": label_for(score)})
-            out.append(Scored(s.answer, grade, s.features, s.pair))
+            out.append(Scored(s.answer, s.grade.with_score(score), s.features, s.pair))
         return out
 
     def cosine_line(

@@ -8,7 +8,7 @@ instead of silently ignored.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -273,3 +273,14 @@ class Grade(_Strict):
     judge_feedback: StudentFeedback | None = None
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    def with_score(self, score: float, **update: Any) -> Grade:
+        """This grade with another score (rounded), its points and label to match."""
+        return self.model_copy(
+            update={
+                "score": round(score, 4),
+                "points": round(score * self.max_points, 4),
+                "label": label_for(score),
+                **update,
+            }
+        )

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ExaminerError
-from ..models import label_for
 from ..scoring.calibration import Calibration, ScoreModel, fit_head, fit_score_model
 from ..scoring.features import measured_features
 from ..scoring.rules import ruled_score
@@ -180,14 +179,7 @@ def _rescored(s: Scored, cal: Calibration, model_score: float) -> Scored:
     """The grade with the score a fitted model gives, under the same rules as `assess`."""
     grade = s.grade
     score = ruled_score(model_score, s.features or {}, grade.misconceptions, grade.flags, cal)
-    updated = grade.model_copy(
-        update={
-            "score": round(score, 4),
-            "points": round(score * grade.max_points, 4),
-            "label": label_for(score),
-        }
-    )
-    return Scored(s.answer, updated, s.features, s.pair)
+    return Scored(s.answer, grade.with_score(score), s.features, s.pair)
 
 
 def fit_calibration(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..models import Flag, Grade, RubricCard, ScorerName, Submission, label_for
+from ..models import Flag, Grade, RubricCard, ScorerName, Submission
 from .calibration import Calibration, default_calibration
 from .checker import PairChecker
 from .embedder import Embedder, TokenVectors
@@ -198,12 +198,5 @@ def _pulled(
     score, note = examples.pull(card.id, vector, grade.score)
     if not note:
         return assessment
-    pulled = grade.model_copy(
-        update={
-            "score": round(score, 4),
-            "points": round(score * grade.max_points, 4),
-            "label": label_for(score),
-            "notes": [*grade.notes, note],
-        }
-    )
+    pulled = grade.with_score(score, notes=[*grade.notes, note])
     return Assessment(pulled, assessment.features, assessment.pair)
