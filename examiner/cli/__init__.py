@@ -8,7 +8,7 @@ only place an `ExaminerError` becomes an exit code: 0 success, 1 a user error
 from __future__ import annotations
 
 # Each import registers its commands; `examiner --help` lists them in this order.
-from . import evaluate, grade, practice, report, runs, review, export, rubric  # noqa: F401  # isort: skip
+from . import evaluate, grade, practice, report, runs, review, export, rubric, serve  # noqa: F401  # isort: skip
 from ._app import app
 
 __all__ = ["app"]

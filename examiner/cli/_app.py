@@ -49,6 +49,8 @@ FLAGS = {
     "rubric": "--rubric FILE",
     "format": "--format",
     "calibration": "--calibration FILE",
+    "port": "--port",
+    "token": "--token",
 }
 
 
