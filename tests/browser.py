@@ -8,6 +8,8 @@ Plain Python with no pytest, so that the docs script can import it too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 LAUNCH_ARGS = [
@@ -30,3 +32,35 @@ def launch(playwright: Any, executable: str) -> Any:
 def is_local(url: str) -> bool:
     """Whether a page may load `url`: only its own files and inline data."""
     return url.startswith(("file:", "data:"))
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` under a real uvicorn server on 127.0.0.1 (a free port), in a thread; yields its URL.
+
+    For the web app's browser tests and `scripts/web_screenshots.py`.
+    """
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
