@@ -40,13 +40,8 @@ def lexical(rubric: Rubric, notice: Callable[[str], None]) -> Grader:
 
 
 def make_config(root: Path, **changes: Any) -> ServeConfig:
-    return ServeConfig.build(
-        [CNN_RUBRIC],
-        root / "class.db",
-        history=root / "history.db",
-        scorer="lexical",
-        **changes,
-    )
+    options: dict[str, Any] = {"history": root / "history.db", "scorer": "lexical"} | changes
+    return ServeConfig.build([CNN_RUBRIC], root / "class.db", **options)
 
 
 def client_for(config: ServeConfig, factory: Any = lexical) -> TestClient:

@@ -46,9 +46,11 @@ class SerialScorer:
         self.name = inner.name
         self.model = inner.model
         self.calibration = inner.calibration
-        # A run's identity names the checker and the teacher's examples (`RunIdentity.of`).
-        self.checker = getattr(inner, "checker", None)
-        self.examples = getattr(inner, "examples", None)
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest is the wrapped scorer's (a run's identity reads its checker and examples),
+        # so a run graded here resumes, and is resumed by, `examiner grade`.
+        return getattr(self._inner, name)
 
     def prepare(self, cards: Sequence[RubricCard]) -> None:
         prepare = getattr(self._inner, "prepare", None)
