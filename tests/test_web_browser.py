@@ -76,6 +76,10 @@ class Tab:
             self.refused.append(url)
             route.abort()
 
+    def ready(self) -> None:
+        """Wait for the page's load event: app.js is deferred, and reads the keys after it."""
+        self.page.wait_for_load_state("load")
+
     def clean(self) -> bool:
         return self.errors == [] and self.dialogs == [] and self.refused == []
 
@@ -103,12 +107,14 @@ def test_a_student_practises_two_cards(tab: Tab, config: ServeConfig, artifacts:
     assert "0 answers so far" in page.locator(".counts").inner_text().replace("\n", " ")
 
     page.fill("#answer", "Cross-entropy is the loss we train on: it compares the probabilities.")
+    tab.ready()
     page.keyboard.press("Control+Enter")  # app.js sends the form
     page.wait_for_selector("form.rate")
     assert page.locator("table.points tbody tr").count() >= 2
     assert page.locator("blockquote.reference").is_visible()
     page.screenshot(path=artifacts / "web-practice-feedback.png", full_page=True)
     suggested = page.locator("button.rating.suggested").get_attribute("value")
+    tab.ready()
     page.keyboard.press("Enter")  # the suggested rating has the focus
     page.wait_for_selector(".flash")
     assert f"Rated {suggested}" in page.locator(".flash").inner_text()
@@ -116,6 +122,7 @@ def test_a_student_practises_two_cards(tab: Tab, config: ServeConfig, artifacts:
     page.fill("#answer", "We step against the gradient, because it points uphill.")
     page.click("text=Check my answer")
     page.wait_for_selector("form.rate")
+    tab.ready()
     page.locator("body").press("g")  # a key picks a rating
     page.wait_for_selector(".flash")
     assert "Rated good" in page.locator(".flash").inner_text()
@@ -138,6 +145,7 @@ def test_a_teacher_overrides_a_flagged_grade(
     assert HOSTILE_ANSWER in page.locator("#review-table").inner_text()  # as text
     page.keyboard.press("n")  # start the queue
     page.wait_for_selector("#decide-form")
+    tab.ready()
     first = page.url
     page.screenshot(path=artifacts / "web-review.png", full_page=True)
     page.keyboard.press("o")  # to the score field
@@ -148,6 +156,7 @@ def test_a_teacher_overrides_a_flagged_grade(
     page.wait_for_selector("#done")
     assert "→ 0.60" in page.locator("#done").inner_text()
     assert page.url != first
+    tab.ready()
     page.keyboard.press("a")  # accept the next one
     page.wait_for_selector("#done")
     assert "accepted" in page.locator("#done").inner_text()
