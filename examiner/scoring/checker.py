@@ -7,9 +7,9 @@ the packaged MiniLM's weights and is fine-tuned by `scripts/train_checker.py`
 on graded answers of other courses and on pairs drawn from rubrics; it ships
 as package data (8-bit, ONNX) with a manifest holding each file's sha256.
 
-It is asked only where it matters (`CheckerUse`): each key point against its
-best few segments from the embedding stage, and the whole answer against the
-reference. Its probabilities become signals of the calibration.
+It is asked only where it matters (`checking.check_features`): each key point
+the answer comes near against its closest segment, and the whole answer
+against the reference. Its probabilities become signals of the calibration.
 
 Like the embedder, one pair per run: 8-bit activations are quantised per
 tensor, so padding a pair into a batch would change its verdict slightly.

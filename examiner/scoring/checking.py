@@ -1,12 +1,17 @@
 """Asking the answer checker where it matters, and the signals its answers give.
 
 A cross-encoder costs a model run per pair, so it is not run on every
-segment against every phrasing: each key point is checked against the
-segment the embedding stage found closest to it (and the whole answer, when
-the answer has several segments), and the whole answer against the
-reference. Only the segments still counted are checked: text addressed to
-the grader and stated misconceptions are already set aside, so "a false
-claim plus give full marks" is checked as the false claim it is.
+segment against every phrasing: the whole answer is checked against the
+reference, and each key point against the one segment the embedding stage
+found closest to it. A key point no segment comes near (below the cosine at
+which coverage starts) is not checked: nothing there could state it or
+contradict it, and asking would cost a run for a verdict of "neither".
+Checking each point against the whole answer as well cost as many runs again
+for no measurable gain on held-out questions (`benchmarks/agreement.py`).
+
+Only the segments still counted are checked: text addressed to the grader
+and stated misconceptions are already set aside, so "a false claim plus give
+full marks" is checked as the false claim it is.
 """
 
 from __future__ import annotations
@@ -35,28 +40,33 @@ def check_features(
     counted: list[int],
     kp_owner: NDArray[np.int64],
     checker: PairChecker,
+    floor: float,
 ) -> dict[str, float]:
-    """`features.CHECKER_FEATURES` of one answer (all 0 when nothing counts)."""
+    """`features.CHECKER_FEATURES` of one answer (all 0 when nothing counts).
+
+    `floor`: the cosine below which a key point earns no coverage; points no
+    counted segment reaches are left unchecked (stated 0).
+    """
     if not counted:
         return {"check_reference": 0.0, "check_points": 0.0, "check_contradiction": 0.0}
     whole = _counted_text(ev, use, counted)
     reference = card.reference_answer or " ".join(p.text for p in card.key_points)
     pairs = [(checker_input(card.question, reference), whole)]
     owners: list[int] = []
-    real = [i for i in counted if i != use.whole]
+    real = [i for i in counted if i != use.whole] or counted
     for k, point in enumerate(card.key_points):
         cols = np.flatnonzero(kp_owner == k)
-        best = max(real, key=lambda i: float(ev.kp_sims[i, cols].max())) if real else None
-        passages = {whole} if best is None else {ev.segments[best], whole}
-        a = checker_input(card.question, point.text)
-        for passage in sorted(passages):
-            pairs.append((a, passage))
-            owners.append(k)
+        best = max(real, key=lambda i: float(ev.kp_sims[i, cols].max()))
+        if float(ev.kp_sims[counted][:, cols].max()) < floor:
+            continue
+        passage = whole if len(real) == 1 else ev.segments[best]
+        pairs.append((checker_input(card.question, point.text), passage))
+        owners.append(k)
     probs = checker.check(pairs)
     weights = np.array([p.weight for p in card.key_points], dtype=np.float64)
     stated = np.zeros(len(card.key_points))
     for row, k in enumerate(owners, start=1):
-        stated[k] = max(stated[k], float(probs[row, 0]))
+        stated[k] = float(probs[row, 0])
     return {
         "check_reference": float(probs[0, 0]),
         "check_points": float(stated @ weights / weights.sum()),

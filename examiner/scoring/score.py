@@ -119,7 +119,9 @@ def assess(
     counted = use.counted()
     features = _features(card, ev, results, counted, contradiction)
     if ev.checker is not None:
-        features |= check_features(card, ev, use, counted, matches.kp_owner, ev.checker)
+        features |= check_features(
+            card, ev, use, counted, matches.kp_owner, ev.checker, cal.coverage_knots[0][0]
+        )
     flag_off_topic(ev, use, cal, injected, findings)
     # The whole answer's vector carries any text addressed to the grader: no head reads it then.
     pair = None if injected else ev.pair
