@@ -321,9 +321,30 @@ def test_the_model_loads_once_and_only_when_practice_starts(config: ServeConfig)
         for student in ("ana", "bo", "cy"):
             answer_card(c, slug, student, "the loss")
         deck = c.app.state.decks.get(slug)  # type: ignore[attr-defined]
-        if deck._loading is not None:
-            deck._loading.join(10)
+        loading = deck._loading
+        if loading is not None:
+            loading.join(10)
         assert len(made) == 1
+
+
+def test_a_model_that_cannot_load_is_a_clear_message(config: ServeConfig) -> None:
+    from examiner.errors import ModelLoadError
+
+    def broken(rubric: Rubric, notice: Callable[[str], None]) -> Grader:
+        raise ModelLoadError("no model at /models/missing: check the path")
+
+    with client_for(config, broken) as c:
+        slug = next(iter(c.app.state.decks)).slug  # type: ignore[attr-defined]
+        page = c.get(f"/practice/{slug}", params={"student": "ana"})
+        assert page.status_code == 200  # the question is shown while the model loads
+        reply = c.post(
+            f"/practice/{slug}/answer",
+            data={"csrf": csrf_of(page.text), "student": "ana", "card": "cross-entropy"}
+            | {"hints": "0", "answer": "the loss"},
+        )
+        assert reply.status_code == 503 and "no model at /models/missing" in reply.text
+        again = c.get(f"/practice/{slug}", params={"student": "ana"}).text
+        assert "the model could not be loaded" in again
 
 
 def test_serve_without_the_web_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

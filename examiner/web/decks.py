@@ -98,8 +98,12 @@ class Deck:
         """The deck's grader, its model loaded (the first call waits for the load)."""
         with self._lock:
             if self._grader is None:
-                base = self.factory(self.rubric, self.notices.append)
-                serial = SerialScorer(base.scorer, threading.Lock())
+                try:
+                    base = self.factory(self.rubric, self.notices.append)
+                    serial = SerialScorer(base.scorer, threading.Lock())
+                except Exception as exc:  # the practice page says so; the next answer retries
+                    self.load_error = str(exc)
+                    raise
                 self._grader = Grader(
                     self.rubric, scorer=serial, judge=base.judge_settings, batch_size=BATCH_SIZE
                 )
@@ -118,8 +122,12 @@ class Deck:
     def _warm(self) -> None:
         try:
             self.grader().warm_up()
-        except Exception as exc:  # shown on the page; grading raises it again
+            self.load_error = None
+        except Exception as exc:  # shown on the practice page; grading raises it again
             self.load_error = str(exc)
+        finally:
+            with self._lock:
+                self._loading = None  # a failed load may be tried again by the next page
 
     def card(self, card_id: str) -> RubricCard | None:
         for card in self.rubric.cards:
