@@ -395,3 +395,15 @@ def test_the_server_prints_where_to_go() -> None:
     assert open_lines[0].startswith("examiner serve: http://127.0.0.1:8000/")
     assert "no token needed" in open_lines[1]
     assert threading.current_thread() is threading.main_thread()
+
+
+def test_before_any_grading_the_pages_say_what_to_do(config: ServeConfig) -> None:
+    assert not config.db.exists()
+    with client_for(config) as c:
+        home = c.get("/teacher")
+        assert home.status_code == 200 and "No runs yet" in home.text
+        assert "Nothing to review left" in c.get("/teacher/review").text
+        report = c.get("/teacher/reports/latest/")
+        assert report.status_code == 404 and "no such database" in report.text
+        assert c.get("/teacher/review/1").status_code == 404
+    assert not config.db.exists()  # reading never creates the database
