@@ -130,3 +130,58 @@ def test_the_checker_signals_are_fitted_only_where_every_answer_has_them() -> No
     bare = dict.fromkeys(FEATURES, 0.5)
     assert measured_features([full, full]) == [*FEATURES, *CHECKER_FEATURES]
     assert measured_features([full, bare]) == list(FEATURES)
+
+
+class _ScriptedChecker:
+    """Says "contradicts" for every passage with `cue` in it, "states" for the rest."""
+
+    def __init__(self, cue: str) -> None:
+        self.cue = cue
+
+    def check(self, pairs):  # type: ignore[no-untyped-def]
+        verdicts = [(0.05, 0.9, 0.05) if self.cue in b else (0.9, 0.05, 0.05) for _, b in pairs]
+        return np.array(verdicts, dtype=np.float64)
+
+
+@pytest.mark.model
+def test_a_point_the_checker_reads_as_contradicted_earns_nothing_and_caps_the_grade(
+    embedder,  # type: ignore[no-untyped-def]
+    cnn_rubric,
+) -> None:
+    from examiner.models import Flag, Submission
+    from examiner.scoring import EmbeddingScorer
+
+    card = cnn_rubric.cards[0]
+    first, *rest = card.key_points
+    answer = f"{first.text} {' '.join(p.text for p in rest)}"
+    sub = Submission(student_id="s", card=card.id, answer=answer)
+    cue = first.text.split()[-1].rstrip(".")
+
+    def grade(checker):  # type: ignore[no-untyped-def]
+        return Grader(cnn_rubric, scorer=EmbeddingScorer(embedder, checker=checker)).scorer
+
+    agreeing = grade(_ScriptedChecker("no passage has this")).score_batch([(card, sub)])[0]
+    against = grade(_ScriptedChecker(cue)).score_batch([(card, sub)])[0]
+
+    share = first.weight / sum(p.weight for p in card.key_points)
+    assert Flag.POSSIBLE_CONTRADICTION not in agreeing.flags
+    assert Flag.POSSIBLE_CONTRADICTION in against.flags
+    assert against.key_points[0].status == "missing"
+    assert any(first.id in note for note in against.notes if "possible_contradiction" in note)
+    assert against.score <= 1 - share + 1e-9
+    assert against.score < agreeing.score
+
+
+def test_a_contradiction_needs_the_threshold_and_more_than_the_statement() -> None:
+    from examiner.scoring.checking import Checked
+
+    verdicts = {
+        0: (2, np.array([0.1, 0.8, 0.1])),  # sure it says the opposite
+        1: (3, np.array([0.1, 0.6, 0.3])),  # leaning, below the threshold
+        2: (4, np.array([0.4, 0.35, 0.25])),  # states it more than it contradicts it
+    }
+    checked = Checked(reference=np.array([0.2, 0.75, 0.05]), points=verdicts)
+    assert checked.contradicted(0.7) == {0: 2}
+    assert checked.contradicted(0.5) == {0: 2, 1: 3}
+    assert checked.contradicts_reference(0.7)
+    assert not checked.contradicts_reference(0.8)

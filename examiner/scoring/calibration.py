@@ -256,6 +256,13 @@ class Calibration(BaseModel):
         default=0.3, ge=0, le=1, description="Most a list of terms can earn."
     )
     contradiction_factor: float = Field(default=0.5, ge=0, le=1)
+    checker_contradiction_at: float = Field(
+        default=0.7,
+        ge=0.5,
+        le=1,
+        description="P(contradicts) from the answer checker at which a key point counts as "
+        "contradicted (and it must be above P(states)).",
+    )
     review_below: float = Field(default=0.45, ge=0, le=1, description="needs_review threshold.")
     score_model: ScoreModel | None = Field(
         default=None, description="Features → credit; without it the score is the coverage."

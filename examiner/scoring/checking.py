@@ -12,9 +12,15 @@ for no measurable gain on held-out questions (`benchmarks/agreement.py`).
 Only the segments still counted are checked: text addressed to the grader
 and stated misconceptions are already set aside, so "a false claim plus give
 full marks" is checked as the false claim it is.
+
+The verdicts serve twice: as signals of the calibration (`Checked.features`)
+and, where the checker is sure a segment states a key point's opposite, as a
+contradiction of that point (`Checked.contradicted`; `score.assess` applies it).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +29,40 @@ from ..models import RubricCard
 from .checker import PairChecker, checker_input
 from .evidence import Evidence, SegmentUse, largest_parts
 
-__all__ = ["check_features"]
+__all__ = ["Checked", "check_answer", "no_checker_features"]
+
+_NOTHING = {"check_reference": 0.0, "check_points": 0.0, "check_contradiction": 0.0}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The checker's verdicts on one answer: (states, contradicts, neither) probabilities."""
+
+    reference: NDArray[np.float64]  # the counted answer against the reference
+    points: dict[int, tuple[int, NDArray[np.float64]]]  # key point -> (its segment, verdict)
+
+    def features(self, card: RubricCard) -> dict[str, float]:
+        """`features.CHECKER_FEATURES`: what the calibration reads."""
+        weights = np.array([p.weight for p in card.key_points], dtype=np.float64)
+        stated = np.zeros(len(weights))
+        for k, (_, probs) in self.points.items():
+            stated[k] = float(probs[0])
+        contradiction = max(
+            [float(self.reference[1])] + [float(v[1]) for _, v in self.points.values()]
+        )
+        return {
+            "check_reference": float(self.reference[0]),
+            "check_points": float(stated @ weights / weights.sum()),
+            "check_contradiction": contradiction,
+        }
+
+    def contradicted(self, at: float) -> dict[int, int]:
+        """Key points whose segment the checker reads as stating their opposite, at
+        P(contradicts) >= `at` and above P(states): key point -> segment."""
+        return {k: seg for k, (seg, p) in self.points.items() if p[1] >= at and p[1] > p[0]}
+
+    def contradicts_reference(self, at: float) -> bool:
+        return bool(self.reference[1] >= at and self.reference[1] > self.reference[0])
 
 
 def _counted_text(ev: Evidence, use: SegmentUse, counted: list[int]) -> str:
@@ -33,7 +72,7 @@ def _counted_text(ev: Evidence, use: SegmentUse, counted: list[int]) -> str:
     return " ".join(ev.segments[i] for i in largest_parts(ev, counted))
 
 
-def check_features(
+def check_answer(
     card: RubricCard,
     ev: Evidence,
     use: SegmentUse,
@@ -41,34 +80,32 @@ def check_features(
     kp_owner: NDArray[np.int64],
     checker: PairChecker,
     floor: float,
-) -> dict[str, float]:
-    """`features.CHECKER_FEATURES` of one answer (all 0 when nothing counts).
+) -> Checked | None:
+    """The checker's verdicts on the counted part of an answer (None when nothing counts).
 
     `floor`: the cosine below which a key point earns no coverage; points no
-    counted segment reaches are left unchecked (stated 0).
+    counted segment reaches are left unchecked.
     """
     if not counted:
-        return {"check_reference": 0.0, "check_points": 0.0, "check_contradiction": 0.0}
+        return None
     whole = _counted_text(ev, use, counted)
     reference = card.reference_answer or " ".join(p.text for p in card.key_points)
     pairs = [(checker_input(card.question, reference), whole)]
-    owners: list[int] = []
+    checked: list[tuple[int, int]] = []
     real = [i for i in counted if i != use.whole] or counted
     for k, point in enumerate(card.key_points):
         cols = np.flatnonzero(kp_owner == k)
-        best = max(real, key=lambda i: float(ev.kp_sims[i, cols].max()))
         if float(ev.kp_sims[counted][:, cols].max()) < floor:
             continue
+        best = max(real, key=lambda i: float(ev.kp_sims[i, cols].max()))
         passage = whole if len(real) == 1 else ev.segments[best]
         pairs.append((checker_input(card.question, point.text), passage))
-        owners.append(k)
+        checked.append((k, best))
     probs = checker.check(pairs)
-    weights = np.array([p.weight for p in card.key_points], dtype=np.float64)
-    stated = np.zeros(len(card.key_points))
-    for row, k in enumerate(owners, start=1):
-        stated[k] = float(probs[row, 0])
-    return {
-        "check_reference": float(probs[0, 0]),
-        "check_points": float(stated @ weights / weights.sum()),
-        "check_contradiction": float(probs[:, 1].max()),
-    }
+    points = {k: (seg, probs[row]) for row, (k, seg) in enumerate(checked, start=1)}
+    return Checked(reference=probs[0], points=points)
+
+
+def no_checker_features() -> dict[str, float]:
+    """The checker's signals of an answer with nothing left to check."""
+    return dict(_NOTHING)

@@ -277,17 +277,20 @@ def ruled_score(
     found: list[MisconceptionResult],
     flags: list[Flag],
     cal: Calibration,
+    contradicted: float = 0.0,
 ) -> float:
     """The rubric's rules on top of whatever produced the raw score.
 
     Misconceptions cost their penalty; a list of terms earns half, and never
     more than the cap; an answer that addresses nothing on the card earns no
-    more than its key-point coverage, whatever other signals say. (A statement
-    of a key point's opposite is not penalised here: the cue is too noisy on
-    open text to take credit away; it halves that point's coverage, and the
-    grade is flagged for review.)
+    more than its key-point coverage, whatever other signals say. An answer
+    whose key points the answer checker reads as contradicted (`contradicted`:
+    their share of the card's weight) earns at most the weight of the rest,
+    however close its words are. (A contradiction found by the embedding
+    stage's cues is not penalised here: a cue is too noisy on open text to take
+    credit away; it halves that point's coverage, and the grade is flagged.)
     """
-    score = raw - sum(m.penalty for m in found)
+    score = min(raw, 1.0 - contradicted) - sum(m.penalty for m in found)
     if Flag.KEYWORD_LIST in flags:
         score = min(score / 2, cal.keyword_list_cap)
     if Flag.OFF_TOPIC in flags:

@@ -32,7 +32,7 @@ from ..models import (
 )
 from ..text import content_words
 from .calibration import Calibration
-from .checking import check_features
+from .checking import Checked, check_answer, no_checker_features
 from .evidence import (
     Evidence,
     SegmentUse,
@@ -112,22 +112,32 @@ def assess(
         card, ev, use, matches.mis_owner, matches.mis_texts, matches.best_kp_per_seg, cal
     )
     keyword_list = flag_keyword_list(sub.answer, findings)
-    results, contradiction = _key_point_results(card, ev, use, matches, cal, keyword_list, findings)
+    counted = use.counted()
+    checked = _check(card, ev, use, counted, matches, cal)
+    against = checked.contradicted(cal.checker_contradiction_at) if checked else {}
+    results, contradiction = _key_point_results(
+        card, ev, use, matches, cal, keyword_list, findings, against
+    )
+    if checked is not None and checked.contradicts_reference(cal.checker_contradiction_at):
+        contradiction = True
+        findings.notes.append(
+            "possible_contradiction: the answer checker reads the answer as saying the "
+            "opposite of the reference"
+        )
     if contradiction:
         findings.raise_flag(Flag.POSSIBLE_CONTRADICTION)
 
-    counted = use.counted()
     features = _features(card, ev, results, counted, contradiction)
     if ev.checker is not None:
-        features |= check_features(
-            card, ev, use, counted, matches.kp_owner, ev.checker, cal.coverage_knots[0][0]
-        )
+        features |= checked.features(card) if checked else no_checker_features()
     flag_off_topic(ev, use, cal, injected, findings)
     # The whole answer's vector carries any text addressed to the grader: no head reads it then.
     pair = None if injected else ev.pair
     raw = cal.score_model.predict(features, pair) if cal.score_model else features["coverage"]
+    weights = [p.weight for p in card.key_points]
+    contradicted = sum(weights[k] for k in against) / sum(weights)
     # Nothing left to grade once the grader-directed text is set aside: nothing earned.
-    score = ruled_score(raw, features, found, findings.flags, cal) if counted else 0.0
+    score = ruled_score(raw, features, found, findings.flags, cal, contradicted) if counted else 0.0
 
     flag_other_language(sub.answer, findings)
     confidence = _confidence(card, results, score, cal, findings.flags)
@@ -171,6 +181,21 @@ def _matches(card: RubricCard, ev: Evidence, use: SegmentUse, cal: Calibration) 
     )
 
 
+def _check(
+    card: RubricCard,
+    ev: Evidence,
+    use: SegmentUse,
+    counted: list[int],
+    matches: _Matches,
+    cal: Calibration,
+) -> Checked | None:
+    """The answer checker's verdicts, where one runs and something still counts."""
+    if ev.checker is None:
+        return None
+    floor = cal.coverage_knots[0][0]
+    return check_answer(card, ev, use, counted, matches.kp_owner, ev.checker, floor)
+
+
 def _key_point_results(
     card: RubricCard,
     ev: Evidence,
@@ -179,13 +204,18 @@ def _key_point_results(
     cal: Calibration,
     keyword_list: bool,
     findings: Findings,
+    against: dict[int, int],
 ) -> tuple[list[KeyPointResult], bool]:
-    """Every key point's result, and whether any was contradicted."""
+    """Every key point's result, and whether any was contradicted.
+
+    `against`: key points the answer checker reads as contradicted, each with the
+    segment that says their opposite.
+    """
     results: list[KeyPointResult] = []
     contradiction = False
     for k, point in enumerate(card.key_points):
         result, contradicted = _key_point_result(
-            k, point, ev, use, matches, cal, keyword_list, findings
+            k, point, ev, use, matches, cal, keyword_list, findings, against.get(k)
         )
         results.append(result)
         contradiction = contradiction or contradicted
@@ -201,6 +231,7 @@ def _key_point_result(
     cal: Calibration,
     keyword_list: bool,
     findings: Findings,
+    checker_against: int | None,
 ) -> tuple[KeyPointResult, bool]:
     """How well the usable segments cover key point `k`, and whether one says its opposite."""
     cols = np.flatnonzero(matches.kp_owner == k)
@@ -210,6 +241,10 @@ def _key_point_result(
     coverage = float(cal.coverage(np.array(similarity)))
     evidence_seg = evidence_segment(ok, use.real, int(seg), use.whole)
     against = contradiction_of(ev, use, matches.contra, cols, coverage, cal)
+    if checker_against is not None:
+        # The checker reads the point and its closest segment together and finds the
+        # opposite said: the point earns nothing (and the grade is flagged for review).
+        against = (similarity, 0.0, checker_against)
     if against is not None:
         # The closest statement says the opposite: half credit at most, and a flag.
         similarity, coverage, evidence_seg = against
