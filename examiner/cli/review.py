@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..store import DEFAULT_DB
+from ..store.reviews import parse_score
 from ._app import app, err, escape, out, reports_errors
 from .options import DbOption, RunOption, open_db
 
 if TYPE_CHECKING:
     from ..store import Store, StoredGrade
-
-
-def parse_score(text: str) -> float:
-    """A teacher's score as 0..1: `0.6`, `3/5` or `60%`; ValueError with the reason."""
-    value = text.strip()
-    try:
-        if value.endswith("%"):
-            score = float(value[:-1]) / 100
-        elif "/" in value:
-            got, total = value.split("/", 1)
-            if float(total) <= 0:
-                raise ValueError
-            score = float(got) / float(total)
-        else:
-            score = float(value)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a score: write 0.6, 3/5 or 60%") from None
-    if math.isnan(score) or not 0 <= score <= 1:
-        raise ValueError(f"{text!r} is outside 0..1: write 0.6, 3/5 or 60%")
-    return score
 
 
 @app.command()

@@ -8,6 +8,7 @@ teacher left it.
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import sqlite3
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ __all__ = [
     "insert_review",
     "is_review_flag",
     "override_grade",
+    "parse_score",
 ]
 
 # Flags that put a grade on the teacher's review list. Any flag whose name
@@ -184,3 +186,23 @@ def override_grade(
     """
     stored = find_answer(store, student_id, card_id, answer_id=answer_id, run_id=run_id)
     return stored, store.add_review(stored, "override", score=score, note=note, author=author)
+
+
+def parse_score(text: str) -> float:
+    """A teacher's score as 0..1: `0.6`, `3/5` or `60%`; ValueError with the reason."""
+    value = text.strip()
+    try:
+        if value.endswith("%"):
+            score = float(value[:-1]) / 100
+        elif "/" in value:
+            got, total = value.split("/", 1)
+            if float(total) <= 0:
+                raise ValueError
+            score = float(got) / float(total)
+        else:
+            score = float(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a score: write 0.6, 3/5 or 60%") from None
+    if math.isnan(score) or not 0 <= score <= 1:
+        raise ValueError(f"{text!r} is outside 0..1: write 0.6, 3/5 or 60%")
+    return score

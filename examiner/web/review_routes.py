@@ -8,7 +8,6 @@ Keyboard: `a` accepts, `o` goes to the override score, `n` the next grade
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -21,35 +20,16 @@ from ..models import RubricCard
 from ..rubric import load_rubric
 from ..store import Store, StoredGrade, default_author, is_review_flag, latest_records
 from ..store.records import LATEST_SELECT, stored_from_row
+from ..store.reviews import parse_score
 from .auth import require_teacher
 from .decks import Decks
 from .pages import page, read_form, text_field
 
-__all__ = ["flagged", "parse_score", "router"]
+__all__ = ["flagged", "router"]
 
 router = APIRouter(dependencies=[Depends(require_teacher)])
 
 MAX_NOTE = 2000
-
-
-def parse_score(text: str) -> float:
-    """A teacher's score as 0..1: `0.6`, `3/5` or `60%` (as `examiner review` reads it)."""
-    value = text.strip()
-    try:
-        if value.endswith("%"):
-            score = float(value[:-1]) / 100
-        elif "/" in value:
-            got, total = value.split("/", 1)
-            if float(total) <= 0:
-                raise ValueError
-            score = float(got) / float(total)
-        else:
-            score = float(value)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a score: write 0.6, 3/5 or 60%") from None
-    if math.isnan(score) or not 0 <= score <= 1:
-        raise ValueError(f"{text!r} is outside 0..1: write 0.6, 3/5 or 60%")
-    return score
 
 
 def flagged(store: Store, run: int | None, *, show_all: bool) -> list[StoredGrade]:
