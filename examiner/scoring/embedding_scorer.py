@@ -18,6 +18,7 @@ from .language import respell
 from .rules import trivial_grade
 from .score import Assessment, assess
 from .similarity import pair_features
+from .vector_cache import VectorCache
 
 __all__ = ["EmbeddingScorer"]
 
@@ -73,10 +74,12 @@ class EmbeddingScorer:
         calibration: Calibration | None = None,
         checker: PairChecker | None = None,
         examples: ExampleBank | None = None,
+        vector_cache: VectorCache | None = None,
     ) -> None:
         self.embedder = embedder
         self.checker = checker
         self.examples = examples
+        self.vector_cache = vector_cache
         self.model = embedder.name
         self.calibration = calibration or default_calibration(self.model)
         self.calibration.check_model(self.model)
@@ -115,21 +118,26 @@ class EmbeddingScorer:
             return
         spans: list[tuple[tuple[str, str], int, int, int, int]] = []
         texts: list[str] = []
+        references: list[str] = []  # their token vectors are needed too: not from the cache
         for key, card in todo.items():
             kp_texts, mis_texts = card_phrasings(card)
             start = len(texts)
-            texts.extend(kp_texts)
-            texts.extend(mis_texts)
-            references = _references(card)
-            texts.extend([card.question, *references])
+            texts.extend([*kp_texts, *mis_texts, card.question])
             spans.append((key, start, len(kp_texts), len(mis_texts), len(references)))
-        vectors, tokens = self.embedder.encode_tokens(texts)
-        for key, start, n_kp, n_mis, n_ref in spans:
+            references.extend(_references(card))
+        if self.vector_cache is None:
+            vectors = self.embedder.encode(texts)
+        else:
+            vectors = self.vector_cache.encode(texts, self.embedder.encode)
+        ref_vectors, ref_tokens = self.embedder.encode_tokens(references)
+        ends = [s[4] for s in spans[1:]] + [len(references)]
+        for (key, start, n_kp, n_mis, ref), ref_end in zip(spans, ends, strict=True):
             kp = vectors[start : start + n_kp]
             mis = vectors[start + n_kp : start + n_kp + n_mis]
-            end = start + n_kp + n_mis
-            refs = slice(end + 1, end + 1 + n_ref)
-            self._cards[key] = _CardVectors(kp, mis, vectors[end], vectors[refs], tokens[refs])
+            question = vectors[start + n_kp + n_mis]
+            self._cards[key] = _CardVectors(
+                kp, mis, question, ref_vectors[ref:ref_end], ref_tokens[ref:ref_end]
+            )
 
     def score_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Grade]:
         return [a.grade for a in self.assess_batch(items)]

@@ -102,8 +102,14 @@ class Grader:
                 raise
             self._notice(f"{exc}; grading with the lexical scorer instead")
             return LexicalScorer()
+        from .vector_cache import default_vector_cache
+
         return EmbeddingScorer(
-            embedder, self._calibration, self._load_checker(), examples=self._examples
+            embedder,
+            self._calibration,
+            self._load_checker(),
+            examples=self._examples,
+            vector_cache=default_vector_cache(getattr(embedder, "fingerprint", "")),
         )
 
     def _load_checker(self) -> Checker | None:

@@ -136,6 +136,7 @@ class OnnxEmbedder:
         self._tokenizer: Any = None
         self._special: frozenset[str] = frozenset()
         self._pool = RunPool(self.threads, "examiner-onnx")
+        self.fingerprint = ""  # the model file's sha256, once loaded
 
     def load(self) -> None:
         if self._session is not None:
@@ -156,6 +157,7 @@ class OnnxEmbedder:
         tokenizer.no_padding()
         session = open_session(self.folder / "model.onnx", _FIX)
         self.dimension = int(manifest.get("dimension", self.dimension))
+        self.fingerprint = str(manifest["files"]["model.onnx"])
         added = tokenizer.get_added_tokens_decoder().values()
         self._special = frozenset(t.content for t in added if t.special)
         self._tokenizer, self._session = tokenizer, session

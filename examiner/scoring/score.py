@@ -45,6 +45,7 @@ from .evidence import (
 from .features import answer_features
 from .feedback import write_feedback
 from .rules import (
+    CONTRADICTED_SHARE,
     Findings,
     contradiction_of,
     contradictions,
@@ -134,10 +135,12 @@ def assess(
     # The whole answer's vector carries any text addressed to the grader: no head reads it then.
     pair = None if injected else ev.pair
     raw = cal.score_model.predict(features, pair) if cal.score_model else features["coverage"]
+    # Not a signal of the score model: the rule's input, kept with the features so that a
+    # calibration's rescoring (`evaluation.fitting.rescore`) applies the same rule.
     weights = [p.weight for p in card.key_points]
-    contradicted = sum(weights[k] for k in against) / sum(weights)
+    features[CONTRADICTED_SHARE] = sum(weights[k] for k in against) / sum(weights)
     # Nothing left to grade once the grader-directed text is set aside: nothing earned.
-    score = ruled_score(raw, features, found, findings.flags, cal, contradicted) if counted else 0.0
+    score = ruled_score(raw, features, found, findings.flags, cal) if counted else 0.0
 
     flag_other_language(sub.answer, findings)
     confidence = _confidence(card, results, score, cal, findings.flags)
