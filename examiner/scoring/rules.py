@@ -30,7 +30,6 @@ from .feedback import write_feedback
 from .language import answer_language
 
 __all__ = [
-    "CONTRADICTED_SHARE",
     "Findings",
     "contradiction_of",
     "contradictions",
@@ -272,10 +271,6 @@ def flag_off_topic(
         )
 
 
-# The share of a card's weight in key points the answer checker reads as contradicted.
-CONTRADICTED_SHARE = "contradicted_share"
-
-
 def ruled_score(
     raw: float,
     features: dict[str, float],
@@ -287,15 +282,12 @@ def ruled_score(
 
     Misconceptions cost their penalty; a list of terms earns half, and never
     more than the cap; an answer that addresses nothing on the card earns no
-    more than its key-point coverage, whatever other signals say. An answer
-    whose key points the answer checker reads as contradicted (their share of
-    the card's weight, `features[CONTRADICTED_SHARE]`) earns at most the rest,
-    however close its words are. (A contradiction found by the embedding
-    stage's cues is not penalised here: a cue is too noisy on open text to take
-    credit away; it halves that point's coverage, and the grade is flagged.)
+    more than its key-point coverage, whatever other signals say. (A statement
+    of a key point's opposite is not penalised here: the cue is too noisy on
+    open text to take credit away; it halves that point's coverage, and the
+    grade is flagged for review. The answer checker's contradictions only flag.)
     """
-    cap = 1.0 - features.get(CONTRADICTED_SHARE, 0.0)
-    score = min(raw, cap) - sum(m.penalty for m in found)
+    score = raw - sum(m.penalty for m in found)
     if Flag.KEYWORD_LIST in flags:
         score = min(score / 2, cal.keyword_list_cap)
     if Flag.OFF_TOPIC in flags:

@@ -45,7 +45,6 @@ from .evidence import (
 from .features import answer_features
 from .feedback import write_feedback
 from .rules import (
-    CONTRADICTED_SHARE,
     Findings,
     contradiction_of,
     contradictions,
@@ -115,18 +114,11 @@ def assess(
     keyword_list = flag_keyword_list(sub.answer, findings)
     counted = use.counted()
     checked = _check(card, ev, use, counted, matches, cal)
-    against = checked.contradicted(cal.checker_contradiction_at) if checked else {}
-    results, contradiction = _key_point_results(
-        card, ev, use, matches, cal, keyword_list, findings, against
-    )
-    if checked is not None and checked.contradicts_reference(cal.checker_contradiction_at):
-        contradiction = True
-        findings.notes.append(
-            "possible_contradiction: the answer checker reads the answer as saying the "
-            "opposite of the reference"
-        )
+    results, contradiction = _key_point_results(card, ev, use, matches, cal, keyword_list, findings)
     if contradiction:
         findings.raise_flag(Flag.POSSIBLE_CONTRADICTION)
+    if checked is not None:
+        flag_checked_contradictions(card, ev, checked, cal, findings)
 
     features = _features(card, ev, results, counted, contradiction)
     if ev.checker is not None:
@@ -135,10 +127,6 @@ def assess(
     # The whole answer's vector carries any text addressed to the grader: no head reads it then.
     pair = None if injected else ev.pair
     raw = cal.score_model.predict(features, pair) if cal.score_model else features["coverage"]
-    # Not a signal of the score model: the rule's input, kept with the features so that a
-    # calibration's rescoring (`evaluation.fitting.rescore`) applies the same rule.
-    weights = [p.weight for p in card.key_points]
-    features[CONTRADICTED_SHARE] = sum(weights[k] for k in against) / sum(weights)
     # Nothing left to grade once the grader-directed text is set aside: nothing earned.
     score = ruled_score(raw, features, found, findings.flags, cal) if counted else 0.0
 
@@ -184,6 +172,32 @@ def _matches(card: RubricCard, ev: Evidence, use: SegmentUse, cal: Calibration) 
     )
 
 
+def flag_checked_contradictions(
+    card: RubricCard, ev: Evidence, checked: Checked, cal: Calibration, findings: Findings
+) -> None:
+    """Flag (for review) what the answer checker reads as a contradiction; no credit moves.
+
+    On real answers its contradictions are not precise enough to take credit away: on
+    the calibration questions of SciEntsBank and Beetle, capping the grade of an answer
+    with a key point it reads as contradicted lowered agreement at every threshold
+    tried (0.7 to 0.9), the capped answers being mostly right ones. As a reason to
+    look again it is worth having: it catches most negated answers.
+    """
+    at = cal.checker_contradiction_at
+    for k, seg in checked.contradicted(at).items():
+        findings.notes.append(
+            f"possible_contradiction: {ev.segments[seg]!r} may say the opposite of key point "
+            f"{card.key_points[k].id!r} (answer checker)"
+        )
+        findings.raise_flag(Flag.POSSIBLE_CONTRADICTION)
+    if checked.contradicts_reference(at):
+        findings.notes.append(
+            "possible_contradiction: the answer checker reads the answer as saying the "
+            "opposite of the reference"
+        )
+        findings.raise_flag(Flag.POSSIBLE_CONTRADICTION)
+
+
 def _check(
     card: RubricCard,
     ev: Evidence,
@@ -207,18 +221,13 @@ def _key_point_results(
     cal: Calibration,
     keyword_list: bool,
     findings: Findings,
-    against: dict[int, int],
 ) -> tuple[list[KeyPointResult], bool]:
-    """Every key point's result, and whether any was contradicted.
-
-    `against`: key points the answer checker reads as contradicted, each with the
-    segment that says their opposite.
-    """
+    """Every key point's result, and whether any was contradicted."""
     results: list[KeyPointResult] = []
     contradiction = False
     for k, point in enumerate(card.key_points):
         result, contradicted = _key_point_result(
-            k, point, ev, use, matches, cal, keyword_list, findings, against.get(k)
+            k, point, ev, use, matches, cal, keyword_list, findings
         )
         results.append(result)
         contradiction = contradiction or contradicted
@@ -234,7 +243,6 @@ def _key_point_result(
     cal: Calibration,
     keyword_list: bool,
     findings: Findings,
-    checker_against: int | None,
 ) -> tuple[KeyPointResult, bool]:
     """How well the usable segments cover key point `k`, and whether one says its opposite."""
     cols = np.flatnonzero(matches.kp_owner == k)
@@ -244,10 +252,6 @@ def _key_point_result(
     coverage = float(cal.coverage(np.array(similarity)))
     evidence_seg = evidence_segment(ok, use.real, int(seg), use.whole)
     against = contradiction_of(ev, use, matches.contra, cols, coverage, cal)
-    if checker_against is not None:
-        # The checker reads the point and its closest segment together and finds the
-        # opposite said: the point earns nothing (and the grade is flagged for review).
-        against = (similarity, 0.0, checker_against)
     if against is not None:
         # The closest statement says the opposite: half credit at most, and a flag.
         similarity, coverage, evidence_seg = against
