@@ -184,3 +184,18 @@ def test_a_contradiction_needs_the_threshold_and_more_than_the_statement() -> No
     assert checked.contradicted(0.5) == {0: 2, 1: 3}
     assert checked.contradicts_reference(0.7)
     assert not checked.contradicts_reference(0.8)
+
+
+def test_an_answer_stating_nothing_on_the_card_earns_at_most_its_coverage() -> None:
+    from examiner.scoring.calibration import default_calibration
+    from examiner.scoring.checking import STATES_ANYTHING
+    from examiner.scoring.embedder import DEFAULT_MODEL
+    from examiner.scoring.rules import ruled_score
+
+    cal = default_calibration(DEFAULT_MODEL)
+    close_words = {"coverage": 0.2}
+    nothing = close_words | {STATES_ANYTHING: cal.checker_states_at - 0.05}
+    something = close_words | {STATES_ANYTHING: cal.checker_states_at + 0.05}
+    assert ruled_score(0.8, nothing, [], [], cal) == pytest.approx(0.2)
+    assert ruled_score(0.8, something, [], [], cal) == pytest.approx(0.8)
+    assert ruled_score(0.8, close_words, [], [], cal) == pytest.approx(0.8)  # no checker ran

@@ -263,6 +263,14 @@ class Calibration(BaseModel):
         description="P(contradicts) from the answer checker at which a key point counts as "
         "contradicted (and it must be above P(states)).",
     )
+    checker_states_at: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Below this P(states) for the reference and every key point checked, "
+        "the answer checker finds nothing on the card stated: the answer earns at most its "
+        "coverage.",
+    )
     review_below: float = Field(default=0.45, ge=0, le=1, description="needs_review threshold.")
     score_model: ScoreModel | None = Field(
         default=None, description="Features → credit; without it the score is the coverage."

@@ -29,9 +29,18 @@ from ..models import RubricCard
 from .checker import PairChecker, checker_input
 from .evidence import Evidence, SegmentUse, largest_parts
 
-__all__ = ["Checked", "check_answer", "no_checker_features"]
+__all__ = ["STATES_ANYTHING", "Checked", "check_answer", "no_checker_features"]
 
-_NOTHING = {"check_reference": 0.0, "check_points": 0.0, "check_contradiction": 0.0}
+# The highest P(states) of any pair checked: below the calibration's `checker_states_at`,
+# the checker finds nothing on the card stated in the answer.
+STATES_ANYTHING = "check_states_anything"
+
+_NOTHING = {
+    "check_reference": 0.0,
+    "check_points": 0.0,
+    "check_contradiction": 0.0,
+    STATES_ANYTHING: 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,10 @@ class Checked:
             "check_reference": float(self.reference[0]),
             "check_points": float(stated @ weights / weights.sum()),
             "check_contradiction": contradiction,
+            # Not a signal of the score model: what `rules.ruled_score` reads.
+            STATES_ANYTHING: max(
+                [float(self.reference[0]), *(float(v[0]) for _, v in self.points.values())]
+            ),
         }
 
     def contradicted(self, at: float) -> dict[int, int]:

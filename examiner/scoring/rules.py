@@ -24,6 +24,7 @@ from ..models import (
     Submission,
 )
 from .calibration import Calibration
+from .checking import STATES_ANYTHING
 from .cues import contradicts, injection_segments, is_keyword_list, is_non_answer
 from .evidence import Evidence, SegmentUse, evidence_segment, segments_of
 from .feedback import write_feedback
@@ -286,8 +287,13 @@ def ruled_score(
     of a key point's opposite is not penalised here: the cue is too noisy on
     open text to take credit away; it halves that point's coverage, and the
     grade is flagged for review. The answer checker's contradictions only flag.)
+    An answer in which the answer checker finds nothing on the card stated (no
+    pair at `checker_states_at` or above) also earns no more than its coverage:
+    close words are then all it has.
     """
     score = raw - sum(m.penalty for m in found)
+    if features.get(STATES_ANYTHING, 1.0) < cal.checker_states_at:
+        score = min(score, features["coverage"])
     if Flag.KEYWORD_LIST in flags:
         score = min(score / 2, cal.keyword_list_cap)
     if Flag.OFF_TOPIC in flags:
