@@ -7,7 +7,7 @@ the packaged MiniLM's weights and is fine-tuned by `scripts/train_checker.py`
 on graded answers of other courses and on pairs drawn from rubrics; it ships
 as package data (8-bit, ONNX) with a manifest holding each file's sha256.
 
-It is asked only where it matters (`checking.check_features`): each key point
+It is asked only where it matters (`checking.check_answer`): each key point
 the answer comes near against its closest segment, and the whole answer
 against the reference. Its probabilities become signals of the calibration.
 

@@ -13,9 +13,10 @@ Only the segments still counted are checked: text addressed to the grader
 and stated misconceptions are already set aside, so "a false claim plus give
 full marks" is checked as the false claim it is.
 
-The verdicts serve twice: as signals of the calibration (`Checked.features`)
-and, where the checker is sure a segment states a key point's opposite, as a
-contradiction of that point (`Checked.contradicted`; `score.assess` applies it).
+The verdicts serve twice: as signals of the calibration (`Checked.features`,
+and the rule of `rules.ruled_score` for an answer that states nothing on the
+card), and, where the checker is sure a segment states a key point's opposite,
+as a reason to review the grade (`Checked.contradicted`; no credit moves).
 """
 
 from __future__ import annotations
@@ -56,17 +57,13 @@ class Checked:
         stated = np.zeros(len(weights))
         for k, (_, probs) in self.points.items():
             stated[k] = float(probs[0])
-        contradiction = max(
-            [float(self.reference[1])] + [float(v[1]) for _, v in self.points.values()]
-        )
+        every = np.vstack([self.reference, *(v for _, v in self.points.values())])
         return {
             "check_reference": float(self.reference[0]),
             "check_points": float(stated @ weights / weights.sum()),
-            "check_contradiction": contradiction,
+            "check_contradiction": float(every[:, 1].max()),
             # Not a signal of the score model: what `rules.ruled_score` reads.
-            STATES_ANYTHING: max(
-                [float(self.reference[0]), *(float(v[0]) for _, v in self.points.values())]
-            ),
+            STATES_ANYTHING: float(every[:, 0].max()),
         }
 
     def contradicted(self, at: float) -> dict[int, int]:

@@ -116,28 +116,26 @@ class EmbeddingScorer:
         todo = {self._card_key(c): c for c in cards if self._card_key(c) not in self._cards}
         if not todo:
             return
-        spans: list[tuple[tuple[str, str], int, int, int, int]] = []
+        spans: list[tuple[tuple[str, str], int, int, int, slice]] = []
         texts: list[str] = []
         references: list[str] = []  # their token vectors are needed too: not from the cache
         for key, card in todo.items():
             kp_texts, mis_texts = card_phrasings(card)
-            start = len(texts)
+            start, ref_start = len(texts), len(references)
             texts.extend([*kp_texts, *mis_texts, card.question])
-            spans.append((key, start, len(kp_texts), len(mis_texts), len(references)))
             references.extend(_references(card))
+            refs = slice(ref_start, len(references))
+            spans.append((key, start, len(kp_texts), len(mis_texts), refs))
         if self.vector_cache is None:
             vectors = self.embedder.encode(texts)
         else:
             vectors = self.vector_cache.encode(texts, self.embedder.encode)
         ref_vectors, ref_tokens = self.embedder.encode_tokens(references)
-        ends = [s[4] for s in spans[1:]] + [len(references)]
-        for (key, start, n_kp, n_mis, ref), ref_end in zip(spans, ends, strict=True):
+        for key, start, n_kp, n_mis, refs in spans:
             kp = vectors[start : start + n_kp]
             mis = vectors[start + n_kp : start + n_kp + n_mis]
             question = vectors[start + n_kp + n_mis]
-            self._cards[key] = _CardVectors(
-                kp, mis, question, ref_vectors[ref:ref_end], ref_tokens[ref:ref_end]
-            )
+            self._cards[key] = _CardVectors(kp, mis, question, ref_vectors[refs], ref_tokens[refs])
 
     def score_batch(self, items: Sequence[tuple[RubricCard, Submission]]) -> list[Grade]:
         return [a.grade for a in self.assess_batch(items)]

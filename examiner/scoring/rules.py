@@ -24,7 +24,7 @@ from ..models import (
     Submission,
 )
 from .calibration import Calibration
-from .checking import STATES_ANYTHING
+from .checking import STATES_ANYTHING, Checked
 from .cues import contradicts, injection_segments, is_keyword_list, is_non_answer
 from .evidence import Evidence, SegmentUse, evidence_segment, segments_of
 from .feedback import write_feedback
@@ -35,6 +35,7 @@ __all__ = [
     "contradiction_of",
     "contradictions",
     "find_misconceptions",
+    "flag_checked_contradictions",
     "flag_keyword_list",
     "flag_off_topic",
     "flag_other_language",
@@ -213,6 +214,32 @@ def _stated(wrong: Misconception, evidence: str) -> MisconceptionResult:
         evidence=evidence,
         correction=wrong.correction,
     )
+
+
+def flag_checked_contradictions(
+    card: RubricCard, ev: Evidence, checked: Checked, cal: Calibration, findings: Findings
+) -> None:
+    """Flag (for review) what the answer checker reads as a contradiction; no credit moves.
+
+    On real answers its contradictions are not precise enough to take credit away: on
+    the calibration questions of SciEntsBank and Beetle, capping the grade of an answer
+    with a key point it reads as contradicted lowered agreement at every threshold
+    tried (0.7 to 0.9), the capped answers being mostly right ones. As a reason to
+    look again it is worth having: it catches most negated answers.
+    """
+    at = cal.checker_contradiction_at
+    for k, seg in checked.contradicted(at).items():
+        findings.notes.append(
+            f"possible_contradiction: {ev.segments[seg]!r} may say the opposite of key point "
+            f"{card.key_points[k].id!r} (answer checker)"
+        )
+        findings.raise_flag(Flag.POSSIBLE_CONTRADICTION)
+    if checked.contradicts_reference(at):
+        findings.notes.append(
+            "possible_contradiction: the answer checker reads the answer as saying the "
+            "opposite of the reference"
+        )
+        findings.raise_flag(Flag.POSSIBLE_CONTRADICTION)
 
 
 def flag_other_language(answer: str, findings: Findings) -> None:
