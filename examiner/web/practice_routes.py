@@ -54,6 +54,20 @@ def _deck(request: Request, slug: str) -> Deck | None:
     return deck
 
 
+def _deck_and_student(
+    request: Request, slug: str, student: str, title: str
+) -> tuple[Deck, str] | Response:
+    """The deck and the student's name from a page's address, or the error page to show."""
+    deck = _deck(request, slug)
+    if deck is None:
+        return _not_found(request, f"There is no deck {slug!r} here.")
+    name = student.strip()
+    problem = check_student(name)
+    if problem:
+        return page(request, "error.html", status=400, title=title, message=problem)
+    return deck, name
+
+
 def _not_found(request: Request, what: str) -> Response:
     return page(request, "error.html", status=404, title="Not found", message=what)
 
@@ -96,13 +110,10 @@ async def next_card(
     `last`: the attempt just recorded, shown with its next due date; `skip`: a
     card the student skipped, asked after the others.
     """
-    deck = _deck(request, slug)
-    if deck is None:
-        return _not_found(request, f"There is no deck {slug!r} here.")
-    name = student.strip()
-    problem = check_student(name)
-    if problem:
-        return page(request, "error.html", status=400, title="Who is practising?", message=problem)
+    found = _deck_and_student(request, slug, student, "Who is practising?")
+    if isinstance(found, Response):
+        return found
+    deck, name = found
     deck.warm_up_soon()  # the model loads while the student reads the question
     history_db = request.app.state.config.history
     view = await run_in_threadpool(_card_view, deck, history_db, name, card, last, skip)
@@ -251,13 +262,10 @@ async def rate(request: Request, slug: str) -> Response:
 
 @router.get("/practice/{slug}/stats")
 async def stats(request: Request, slug: str, student: str = "") -> Response:
-    deck = _deck(request, slug)
-    if deck is None:
-        return _not_found(request, f"There is no deck {slug!r} here.")
-    name = student.strip()
-    problem = check_student(name)
-    if problem:
-        return page(request, "error.html", status=400, title="Whose stats?", message=problem)
+    found = _deck_and_student(request, slug, student, "Whose stats?")
+    if isinstance(found, Response):
+        return found
+    deck, name = found
     view = await run_in_threadpool(_card_view, deck, request.app.state.config.history, name, "", 0)
     return page(request, "practice_stats.html", deck=deck, student=name, stats=view.stats)
 
