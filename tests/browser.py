@@ -8,8 +8,9 @@ Plain Python with no pytest, so that the docs script can import it too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 LAUNCH_ARGS = [
@@ -32,6 +33,50 @@ def launch(playwright: Any, executable: str) -> Any:
 def is_local(url: str) -> bool:
     """Whether a page may load `url`: only its own files and inline data."""
     return url.startswith(("file:", "data:"))
+
+
+class Watched:
+    """A page, with its console errors, page errors, dialogs and refused requests.
+
+    `allowed`: the URLs the page may load (others are refused and listed).
+    """
+
+    def __init__(
+        self,
+        browser: Any,
+        width: int = 1280,
+        height: int = 900,
+        allowed: Callable[[str], bool] = is_local,
+    ) -> None:
+        self.allowed = allowed
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.refused: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", self._dialog)
+        self.context.route("**/*", self._guard)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _guard(self, route: Any) -> None:
+        url = route.request.url
+        if self.allowed(url):
+            route.continue_()
+        else:
+            self.refused.append(url)
+            route.abort()
+
+    def open(self, path: Path) -> Any:
+        self.page.goto(path.as_uri(), wait_until="load")
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from examiner.reports import load_report_data, write_reports
 from examiner.rubric import load_rubric
 from examiner.scoring.grader import Grader
 from examiner.store import Store
-from tests.browser import is_local, launch
+from tests.browser import Watched, launch
 from tests.conftest import CNN_RUBRIC, EXAMPLE_CLASS
 
 CHROMIUM = Path(os.environ.get("EXAMINER_CHROMIUM", "/usr/bin/chromium"))
@@ -63,40 +63,6 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
-
-
-class Watched:
-    """A page, with its console errors, page errors, dialogs and refused requests."""
-
-    def __init__(self, browser: Any, width: int = 1280, height: int = 900) -> None:
-        self.context = browser.new_context(viewport={"width": width, "height": height})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.refused: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("dialog", self._dialog)
-        self.context.route("**/*", self._guard)
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _guard(self, route: Any) -> None:
-        url = route.request.url
-        if is_local(url):
-            route.continue_()
-        else:
-            self.refused.append(url)
-            route.abort()
-
-    def open(self, path: Path) -> Any:
-        self.page.goto(path.as_uri(), wait_until="load")
-        return self.page
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from examiner.rubric import load_rubric  # noqa: E402
 from examiner.store import Store, latest_records  # noqa: E402
 from examiner.web.app import create_app  # noqa: E402
 from examiner.web.config import ServeConfig  # noqa: E402
-from tests.browser import launch, serving  # noqa: E402
+from tests.browser import Watched, launch, serving  # noqa: E402
 from tests.conftest import CNN_RUBRIC  # noqa: E402
 from tests.test_web import HOSTILE_ANSWER, graded_class, lexical, make_config  # noqa: E402
 
@@ -49,32 +49,14 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-class Tab:
-    """A page of one browser context, with its console errors, dialogs and foreign requests."""
+class Tab(Watched):
+    """A page of one browser context that may load nothing but the server at `base`."""
 
     def __init__(self, browser: Any, base: str) -> None:
+        super().__init__(
+            browser, 1200, 900, allowed=lambda url: url.startswith((base + "/", "data:"))
+        )
         self.base = base
-        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.refused: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("dialog", self._dialog)
-        self.context.route("**/*", self._guard)
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _guard(self, route: Any) -> None:
-        url = route.request.url
-        if url.startswith((self.base + "/", "data:")):
-            route.continue_()
-        else:
-            self.refused.append(url)
-            route.abort()
 
     def ready(self) -> None:
         """Wait for the page's load event: app.js is deferred, and reads the keys after it."""
