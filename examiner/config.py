@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 __all__ = [
     "JudgeMode",
@@ -37,6 +37,9 @@ class Settings:
     judge_model: str | None = None
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    # Raw text, checked by `judge_settings`, which says which variable is wrong.
+    judge_concurrency: str | None = None
+    judge_timeout: str | None = None
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
@@ -58,6 +61,8 @@ def load_settings(dotenv: Path | None = None) -> Settings:
         judge_model=os.environ.get("EXAMINER_JUDGE_MODEL") or None,
         base_url=os.environ.get("OPENAI_BASE_URL") or None,
         api_key=os.environ.get("OPENAI_API_KEY") or None,
+        judge_concurrency=os.environ.get("EXAMINER_JUDGE_CONCURRENCY") or None,
+        judge_timeout=os.environ.get("EXAMINER_JUDGE_TIMEOUT") or None,
     )
 
 
@@ -147,10 +152,29 @@ def judge_settings(
         base_url=base_url or env.base_url,
         api_key=api_key or env.api_key,
         mode=mode,  # type: ignore[arg-type]
+        concurrency=_env_number(env.judge_concurrency, "EXAMINER_JUDGE_CONCURRENCY", int, 8),
+        timeout=_env_number(env.judge_timeout, "EXAMINER_JUDGE_TIMEOUT", float, 60.0),
     )
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})  # type: ignore[arg-type]
     _check(settings)
     return settings
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _env_number(text: str | None, name: str, kind: type[_N], default: _N) -> _N:
+    from .errors import ConfigError
+
+    if text is None:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a {'whole ' if kind is int else ''}number, not {text!r}",
+            setting=name,
+        ) from None
 
 
 def _check(s: JudgeSettings) -> None:

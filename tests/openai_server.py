@@ -115,6 +115,8 @@ class ScriptedOpenAI:
         self.delay = delay
         self.json_schema = json_schema
         self.default: Behaviour = default or Smart()
+        # Set, it answers GET /props as llama.cpp's server does: {"total_slots": slots}.
+        self.slots: int | None = None
         self.requests: list[Recorded] = []
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
@@ -164,9 +166,12 @@ class ScriptedOpenAI:
 
     # -- called by the handler ------------------------------------------------
 
-    def _record(self, rec: Recorded) -> Behaviour:
+    def _record(self, rec: Recorded, *, take: bool = True) -> Behaviour:
+        """Keep the request; a chat request takes the next scripted behaviour."""
         with self._lock:
             self.requests.append(rec)
+            if not take:
+                return self.default
             return self._queue.popleft() if self._queue else self.default
 
     def _sleep(self, seconds: float) -> None:
@@ -193,9 +198,12 @@ def _handler_for(server: ScriptedOpenAI) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
-            server._record(self._recorded(b""))
+            server._record(self._recorded(b""), take=False)
             if self.path.rstrip("/").endswith("/models"):
                 self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+            elif self.path.rstrip("/") == "/props" and server.slots is not None:
+                # What llama.cpp's server says of itself (the judge reads total_slots).
+                self._json(200, {"total_slots": server.slots})
             else:
                 self._json(404, {"error": {"message": "not found", "type": "invalid_request"}})
 

@@ -61,24 +61,6 @@ def test_a_correct_verdict_end_to_end(embedder, cnn_rubric, server) -> None:  # 
     assert "<<<ANSWER " in request.text and GOOD in request.text
 
 
-def test_a_quote_not_in_the_answer_is_downgraded(embedder, cnn_rubric, server) -> None:  # type: ignore[no-untyped-def]
-    answer = "The gradient shows where the loss grows fastest."
-    reply = verdict_for(cnn_rubric, "2", answer)
-    for point in reply["key_points"]:
-        point.update(
-            status="covered", quote="Backpropagation applies the chain rule layer by layer"
-        )
-    server.script(Reply(reply))
-    with make_grader(embedder, cnn_rubric, scripted_judge(server)) as grader:
-        grade = grader.grade(2, answer)
-    assert Flag.UNVERIFIED_QUOTE in grade.flags and Flag.NEEDS_REVIEW in grade.flags
-    assert all(r.status != "covered" for r in grade.key_points)
-    assert grade.embedding is not None
-    first = {r.key_point_id: r.status for r in grade.embedding.key_points}
-    for r in grade.key_points:
-        assert r.status == ("partial" if first[r.key_point_id] != "missing" else "missing")
-
-
 def test_the_models_own_score_is_ignored(embedder, cnn_rubric, server) -> None:  # type: ignore[no-untyped-def]
     answer = "I think it is about the learning rate."
     reply = verdict_for(cnn_rubric, "2", answer, overall_score=1.0)

@@ -244,19 +244,45 @@ def test_an_unverified_quote_is_downgraded_and_flagged() -> None:
     v = verdict(
         [
             ("same-size", "covered", "the output equals the input in size"),  # not in the answer
-            ("padding", "covered", "zero padding all around"),  # not in the answer
+            ("padding", "covered", "we pad the borders with zeros"),
             ("centred", "missing", ""),
         ]
     )
     grade = judge_grade(CARD, first, v, SETTINGS)
     by_id = {r.key_point_id: r for r in grade.key_points}
     assert by_id["same-size"].status == "partial"  # the embedding stage saw some of it
-    assert by_id["padding"].status == "missing"  # it saw none
+    assert by_id["padding"].status == "covered"
     assert Flag.UNVERIFIED_QUOTE in grade.flags and Flag.NEEDS_REVIEW in grade.flags
     assert any("not in the answer" in n for n in grade.notes)
-    assert grade.score == pytest.approx(0.25)
     # The model's feedback rests on what did not hold: examiner writes its own.
     assert "Good start" not in grade.feedback
+
+
+def test_a_point_the_embedding_stage_did_not_see_falls_to_missing() -> None:
+    first = first_grade({}, 0.3)
+    v = verdict(
+        [
+            ("same-size", "covered", "SAME size as the input"),
+            ("padding", "covered", "zero padding all around"),  # not in the answer
+            ("centred", "covered", "the kernel stays centred"),  # not in the answer
+        ]
+    )
+    # Two of three quotes fail: the verdict as a whole is no evidence.
+    grade = judge_grade(CARD, first, v, SETTINGS)
+    assert grade.score == first.score and grade.scorer == first.scorer
+    assert any("its verdict is not evidence" in n for n in grade.notes)
+    # One of two fails: only that point falls, to missing (the embedding saw none of it).
+    v = verdict(
+        [
+            ("same-size", "covered", "SAME size as the input"),
+            ("padding", "covered", "zero padding all around"),  # not in the answer
+            ("centred", "missing", ""),
+        ]
+    )
+    grade = judge_grade(CARD, first, v, SETTINGS)
+    by_id = {r.key_point_id: r for r in grade.key_points}
+    assert by_id["padding"].status == "missing" and by_id["same-size"].status == "covered"
+    assert grade.scorer == "judge"
 
 
 def test_a_verified_misconception_costs_its_penalty_and_an_unverified_one_nothing() -> None:

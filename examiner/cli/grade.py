@@ -72,8 +72,13 @@ def grade(
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
     concurrency: Annotated[
-        int, typer.Option(help="Judge requests in flight at once.", rich_help_panel="LLM judge")
-    ] = 8,
+        int | None,
+        typer.Option(
+            help="Judge requests in flight at once (default: $EXAMINER_JUDGE_CONCURRENCY, "
+            "else 8; never more than a llama.cpp server's slots).",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
     max_rpm: Annotated[
         float | None,
         typer.Option(
@@ -81,8 +86,12 @@ def grade(
         ),
     ] = None,
     judge_timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for one reply.", rich_help_panel="LLM judge")
-    ] = 60.0,
+        float | None,
+        typer.Option(
+            help="Seconds to wait for one reply (default: $EXAMINER_JUDGE_TIMEOUT, else 60).",
+            rich_help_panel="LLM judge",
+        ),
+    ] = None,
     judge_retries: Annotated[
         int,
         typer.Option(
@@ -146,7 +155,7 @@ def grade(
         else:
             assert submissions is not None
             # How the work is done, not what decides a grade: kept with the run only.
-            options = {"concurrency": concurrency, "max_rpm": max_rpm}
+            options = {"concurrency": settings.concurrency, "max_rpm": max_rpm}
             store = db or Path("examiner.db")
             _grade_into_store(grader, rubric, submissions, store, output, as_json, options)
 

@@ -14,6 +14,9 @@ the whole run and is safe to share between threads.
   it honours `Retry-After` (and `retry-after-ms`) up to two minutes.
 - Re-asks: a reply that does not validate is sent back with the validation
   errors, at most `max_reasks` times.
+- Cut replies: a reply that stopped at the token budget (`finish_reason`
+  "length") is never parsed, whatever it holds: it is asked again with twice
+  the budget (up to `max_tokens`), as one of the re-asks, else it fails.
 - Every failure becomes a `JudgeError` subclass whose message never contains
   the API key; tokens spent before the failure travel with it.
 """
@@ -111,6 +114,25 @@ class JudgeClient:
     def close(self) -> None:
         self._client.close()
 
+    def server_slots(self) -> int | None:
+        """How many requests the server serves at once, where it says (llama.cpp's /props).
+
+        More requests than slots only queue on the server, where they spend
+        their timeout waiting. Never asked of the OpenAI API (no base URL).
+        """
+        base = self.settings.base_url
+        if not base:
+            return None
+        import httpx
+
+        root = re.sub(r"/v1/?$", "", base.rstrip("/"))
+        try:
+            reply = httpx.get(f"{root}/props", timeout=3.0)
+            slots = reply.json().get("total_slots") if reply.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return slots if isinstance(slots, int) and slots > 0 else None
+
     def ask(
         self,
         messages: list[dict[str, str]],
@@ -119,20 +141,35 @@ class JudgeClient:
         *,
         name: str,
         check: Callable[[M], list[str]] | None = None,
+        max_tokens: int | None = None,
     ) -> Reply[M]:
-        """A reply that validates as `model_type` and passes `check`, or a JudgeError."""
+        """A reply that validates as `model_type` and passes `check`, or a JudgeError.
+
+        `max_tokens`: the reply's token budget (at most the settings' `max_tokens`).
+        """
+        cap = self.settings.max_tokens
+        budget = min(max_tokens or cap, cap)
         history = list(messages)
         tokens_in = tokens_out = 0
         problems: list[str] = []
+        calls = 0
         for calls in range(1, self.settings.max_reasks + 2):
             try:
-                content, used_in, used_out = self._complete(history, schema, name)
+                content, used_in, used_out, cut = self._complete(history, schema, name, budget)
             except JudgeUnavailable as exc:
                 exc.tokens_in += tokens_in
                 exc.tokens_out += tokens_out
                 raise
             tokens_in += used_in
             tokens_out += used_out
+            if cut:
+                # A cut reply may still parse (a closing brace of an inner object):
+                # it is never read. Ask the same question with more room.
+                problems = [f"the reply was cut at the token budget ({budget} tokens)"]
+                if budget >= cap:
+                    break
+                budget = min(2 * budget, cap)
+                continue
             value, problems = _parse(content, model_type, check)
             if value is not None:
                 return Reply(value, content, tokens_in, tokens_out, calls)
@@ -141,22 +178,26 @@ class JudgeClient:
                 {"role": "user", "content": _reask(problems)},
             ]
         raise JudgeInvalidReply(
-            f"the judge's reply was not a valid {name} after {self.settings.max_reasks} "
-            f"re-asks: {self._redact(problems[0]) if problems else 'no content'}",
+            f"the judge's reply was not a valid {name} after {calls} "
+            f"{'try' if calls == 1 else 'tries'}: "
+            f"{self._redact(problems[0]) if problems else 'no content'}",
             tokens_in=tokens_in,
             tokens_out=tokens_out,
         )
 
     def _complete(
-        self, history: list[dict[str, str]], schema: dict[str, Any], name: str
-    ) -> tuple[str, int, int]:
-        """One chat completion (with the SDK's retries); falls back on the reply format."""
+        self, history: list[dict[str, str]], schema: dict[str, Any], name: str, budget: int
+    ) -> tuple[str, int, int, bool]:
+        """One chat completion (with the SDK's retries); falls back on the reply format.
+
+        Returns the text, the tokens in and out, and whether the reply was cut.
+        """
         import openai
 
         while True:
             fmt = self._format
             try:
-                completion = self._create(history, schema, name, fmt)
+                completion = self._create(history, schema, name, fmt, budget)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if self._adapt_to_refusal(_message(exc), fmt):
                     continue
@@ -168,7 +209,12 @@ class JudgeClient:
             return _content(completion)
 
     def _create(
-        self, history: list[dict[str, str]], schema: dict[str, Any], name: str, fmt: str
+        self,
+        history: list[dict[str, str]],
+        schema: dict[str, Any],
+        name: str,
+        fmt: str,
+        budget: int,
     ) -> ChatCompletion:
         self._limiter.wait()
         return self._client.chat.completions.create(
@@ -176,8 +222,8 @@ class JudgeClient:
             messages=_with_format(history, fmt, schema),  # type: ignore[arg-type]
             temperature=self._option("temperature", self.settings.temperature),
             seed=self._option("seed", self.settings.seed),
-            max_tokens=self._option("max_tokens", self.settings.max_tokens),
-            max_completion_tokens=self._option("max_completion_tokens", self.settings.max_tokens),
+            max_tokens=self._option("max_tokens", budget),
+            max_completion_tokens=self._option("max_completion_tokens", budget),
             response_format=_response_format(fmt, schema, name),
         )
 
@@ -252,18 +298,18 @@ class JudgeClient:
         return JudgeUnavailable(self._redact(message))
 
 
-def _content(completion: ChatCompletion) -> tuple[str, int, int]:
-    """The reply's text (or the model's refusal, said as such) and the tokens it cost."""
+def _content(completion: ChatCompletion) -> tuple[str, int, int, bool]:
+    """The reply's text (or the model's refusal, said as such), its tokens, whether cut."""
     usage = completion.usage
     used_in = usage.prompt_tokens if usage else 0
     used_out = usage.completion_tokens if usage else 0
     if not completion.choices:
-        return "", used_in, used_out
-    message = completion.choices[0].message
-    content = message.content or ""
-    if not content and getattr(message, "refusal", None):
-        content = f"(refused: {message.refusal})"
-    return content, used_in, used_out
+        return "", used_in, used_out, False
+    choice = completion.choices[0]
+    content = choice.message.content or ""
+    if not content and getattr(choice.message, "refusal", None):
+        content = f"(refused: {choice.message.refusal})"
+    return content, used_in, used_out, choice.finish_reason == "length"
 
 
 def _response_format(fmt: str, schema: dict[str, Any], name: str) -> Any:

@@ -48,6 +48,10 @@ def judge_grade(
 ) -> Grade:
     """The final grade from a verdict: verified, scored by examiner, both stages kept."""
     checked = check_verdict(card, first.answer, verdict, first)
+    if checked.baseless:
+        return _baseless_grade(
+            card, first, checked, verdict, settings, tokens_in, tokens_out, cached
+        )
     score = checked.score
     notes = list(first.notes)
     flags: list[Flag] = [f for f in first.flags if f != Flag.NEEDS_REVIEW]
@@ -86,19 +90,7 @@ def judge_grade(
         missing=verdict.feedback.missing,
         next_step=verdict.feedback.next_step,
     )
-    judge_result = StageResult(
-        scorer="judge",
-        score=checked.score,
-        label=label_for(checked.score),
-        key_points=checked.key_points,
-        misconceptions=checked.misconceptions,
-        model=settings.model or "",
-        model_score=verdict.overall_score,
-        injection_reported=checked.injection_reported,
-        cached=cached,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-    )
+    judge_result = _judge_result(checked, verdict, settings, tokens_in, tokens_out, cached)
     return first.model_copy(
         update={
             "score": round(score, 4),
@@ -118,6 +110,64 @@ def judge_grade(
             "judge": judge_result,
             "judge_feedback": feedback,
         }
+    )
+
+
+def _baseless_grade(
+    card: RubricCard,
+    first: Grade,
+    checked: Checked,
+    verdict: Verdict,
+    settings: JudgeSettings,
+    tokens_in: int,
+    tokens_out: int,
+    cached: bool,
+) -> Grade:
+    """The embedding grade, standing: the verdict's quotes are mostly not in the answer.
+
+    The judge's reading is kept on the grade (`judge`) for the reviewer, but
+    nothing of it counts.
+    """
+    flags = [*first.flags, Flag.UNVERIFIED_QUOTE, Flag.NEEDS_REVIEW]
+    note = (
+        f"unverified_quote: {checked.quotes_failed} of the judge's {checked.quotes_claimed} "
+        "quotes are not in the answer: its verdict is not evidence, the embedding grade stands"
+    )
+    judge_result = _judge_result(checked, verdict, settings, tokens_in, tokens_out, cached)
+    return first.model_copy(
+        update={
+            "flags": list(dict.fromkeys(flags)),
+            "notes": [*first.notes, *checked.notes, note],
+            "models": {**first.models, "judge": settings.model or ""},
+            "tokens_in": first.tokens_in + tokens_in,
+            "tokens_out": first.tokens_out + tokens_out,
+            "embedding": _stage_of(first),
+            "judge": judge_result,
+        }
+    )
+
+
+def _judge_result(
+    checked: Checked,
+    verdict: Verdict,
+    settings: JudgeSettings,
+    tokens_in: int,
+    tokens_out: int,
+    cached: bool,
+) -> StageResult:
+    """The judge's own reading, verified, as kept on the grade beside the embedding's."""
+    return StageResult(
+        scorer="judge",
+        score=checked.score,
+        label=label_for(checked.score),
+        key_points=checked.key_points,
+        misconceptions=checked.misconceptions,
+        model=settings.model or "",
+        model_score=verdict.overall_score,
+        injection_reported=checked.injection_reported,
+        cached=cached,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
     )
 
 

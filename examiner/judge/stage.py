@@ -15,10 +15,12 @@ grade stands, flagged `judge_failed` with the reason.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..config import JudgeSettings
 from ..errors import JudgeConfigError, JudgeError, Problem
@@ -27,11 +29,16 @@ from .cache import VerdictCache, cache_key
 from .client import JudgeClient, RateLimiter
 from .grading import DEFAULT_REVIEW_BELOW, failed_grade, judge_grade
 from .prompt import PROMPT_VERSION, estimate_tokens, judge_messages
-from .verdict import Verdict, card_problems, verdict_schema
+from .verdict import Verdict, card_problems, reply_budget, verdict_schema
+
+if TYPE_CHECKING:
+    from ..scoring.examples import GradedExample
 
 __all__ = ["JudgeItem", "JudgePlan", "JudgeStage", "JudgeUsage", "routes"]
 
 JudgeItem = tuple[RubricCard, Submission, Grade]
+# The teacher's graded answers to show the judge beside one answer (closest first).
+ExamplesFor = Callable[[RubricCard, str], Sequence["GradedExample"]]
 
 # A verdict is about this many tokens per key point, plus the feedback (for --dry-run).
 _OUT_BASE, _OUT_PER_POINT = 120, 60
@@ -108,7 +115,9 @@ class JudgeStage:
     """The optional second stage. Create one per run; `close()` it (or use `with`).
 
     `review_below`: the confidence under which a judged grade is flagged for
-    review, the grader's calibration's `review_below`.
+    review, the grader's calibration's `review_below`. `examples`: where the
+    teacher's graded answers closest to an answer come from, shown to the
+    judge with their grades.
     """
 
     def __init__(
@@ -117,9 +126,11 @@ class JudgeStage:
         *,
         notice: Callable[[str], None] = _ignore,
         review_below: float = DEFAULT_REVIEW_BELOW,
+        examples: ExamplesFor | None = None,
     ):
         self.settings = settings
         self.review_below = review_below
+        self._examples = examples
         self.usage = JudgeUsage()
         self._notice = notice
         self._problem = settings.problem
@@ -190,16 +201,41 @@ class JudgeStage:
             done: Future[_Outcome] = Future()
             done.set_result(_Outcome(error=JudgeConfigError(self._problem)))
             return _Pending(future=done, card=card, first=first)
-        key = cache_key(self.model, PROMPT_VERSION, card, sub.answer)
+        shown = self._shown(card, sub.answer)
+        key = self._key(card, sub.answer, shown)
         future = self._inflight.get(key)
         if future is None:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
-                    max_workers=self.settings.concurrency, thread_name_prefix="examiner-judge"
+                    max_workers=self._workers(), thread_name_prefix="examiner-judge"
                 )
-            future = self._pool.submit(self._fetch, key, card, sub.answer, first)
+            future = self._pool.submit(self._fetch, key, card, sub.answer, first, shown)
             self._inflight[key] = future
         return _Pending(future=future, card=card, first=first, key=key)
+
+    def _shown(self, card: RubricCard, answer: str) -> Sequence[GradedExample]:
+        return self._examples(card, answer) if self._examples is not None else ()
+
+    def _key(self, card: RubricCard, answer: str, shown: Sequence[GradedExample]) -> str:
+        """The cache key: the examples shown are part of the prompt, so of the key."""
+        version = PROMPT_VERSION
+        if shown:
+            digest = hashlib.sha256()
+            for e in shown:
+                digest.update(f"{e.answer}\x1f{e.score:.4f}\x1e".encode())
+            version += f"+examples:{digest.hexdigest()[:16]}"
+        return cache_key(self.model, version, card, answer)
+
+    def _workers(self) -> int:
+        """Requests in flight: the setting, or fewer if the server has fewer slots."""
+        wanted = self.settings.concurrency
+        slots = self._client.server_slots() if self._client is not None else None
+        if slots is not None and slots < wanted:
+            self._notice(
+                f"the judge server serves {slots} request(s) at once: sending {slots} at a time"
+            )
+            return slots
+        return wanted
 
     def _resolve(self, pending: _Pending) -> Grade | Problem:
         if pending.future is None:
@@ -248,7 +284,14 @@ class JudgeStage:
 
     # -- one request (in a worker thread) -------------------------------------
 
-    def _fetch(self, key: str, card: RubricCard, answer: str, first: Grade) -> _Outcome:
+    def _fetch(
+        self,
+        key: str,
+        card: RubricCard,
+        answer: str,
+        first: Grade,
+        shown: Sequence[GradedExample],
+    ) -> _Outcome:
         try:
             if self._cache is not None:
                 hit = self._cache.get(key)
@@ -262,11 +305,12 @@ class JudgeStage:
                             return _Outcome(verdict, None, hit.tokens_in, hit.tokens_out, 0, True)
             assert self._client is not None
             reply = self._client.ask(
-                judge_messages(card, answer, first),
+                judge_messages(card, answer, first, shown),
                 Verdict,
                 verdict_schema(card),
                 name="verdict",
                 check=lambda v: card_problems(v, card),
+                max_tokens=reply_budget(card),
             )
             if self._cache is not None:
                 self._cache.put(
@@ -302,12 +346,13 @@ class JudgeStage:
             if not routes(first, self.settings):
                 continue
             routed += 1
-            key = cache_key(self.model, PROMPT_VERSION, card, sub.answer)
+            shown = self._shown(card, sub.answer)
+            key = self._key(card, sub.answer, shown)
             if key in seen or (self._cache is not None and self._cache.contains(key)):
                 cached += 1
                 continue
             seen.add(key)
             calls += 1
-            tokens_in += estimate_tokens(judge_messages(card, sub.answer, first))
+            tokens_in += estimate_tokens(judge_messages(card, sub.answer, first, shown))
             tokens_out += _OUT_BASE + _OUT_PER_POINT * len(card.key_points)
         return JudgePlan(answers, routed, cached, calls, tokens_in, tokens_out, self._problem)

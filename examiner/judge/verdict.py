@@ -13,9 +13,9 @@ after checking every quote against the answer (see `verify.py`).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..models import RubricCard, Status
 
@@ -26,13 +26,28 @@ __all__ = [
     "OtherError",
     "Verdict",
     "card_problems",
+    "reply_budget",
     "strict_schema",
     "verdict_schema",
 ]
 
 MAX_QUOTE = 600
-MAX_REASON = 300
-MAX_FEEDBACK = 600
+MAX_REASON = 160
+MAX_FEEDBACK = 300
+
+
+def _cut_to(limit: int) -> BeforeValidator:
+    """Prose past its limit is cut, not refused: a re-ask for a long reason is not worth it."""
+
+    def cut(value: object) -> object:
+        return value[:limit] if isinstance(value, str) else value
+
+    return BeforeValidator(cut)
+
+
+# Words for the reviewer and the student; the limits bound what a model spends.
+Reason = Annotated[str, _cut_to(MAX_REASON)]
+Prose = Annotated[str, _cut_to(MAX_FEEDBACK)]
 
 
 class _Contract(BaseModel):
@@ -47,6 +62,16 @@ class KeyPointVerdict(_Contract):
         max_length=100,
         description="The key point's id, exactly as given in the rubric.",
     )
+    # The quote comes before the status: a model that writes the evidence first
+    # decides on it (and a server enforcing the schema generates in this order).
+    quote: str = Field(
+        max_length=MAX_QUOTE,
+        description=(
+            "The shortest exact passage of the student's answer about this key point, "
+            "copied character for character from the answer (never from the rubric, never "
+            "paraphrased). Empty string if the answer says nothing about it."
+        ),
+    )
     status: Status = Field(
         description=(
             "covered: the answer states the key point correctly (in any words). "
@@ -54,15 +79,7 @@ class KeyPointVerdict(_Contract):
             "missing: the answer does not state it, or states something false about it."
         )
     )
-    quote: str = Field(
-        max_length=MAX_QUOTE,
-        description=(
-            "For covered or partial: the shortest exact passage of the student's answer "
-            "that supports your decision, copied character for character from the answer "
-            "(never from the rubric, never paraphrased). Empty string for missing."
-        ),
-    )
-    reason: str = Field(
+    reason: Reason = Field(
         max_length=MAX_REASON,
         description="One short line: why this status.",
     )
@@ -81,7 +98,9 @@ class MisconceptionVerdict(_Contract):
         max_length=MAX_QUOTE,
         description="The exact passage of the student's answer that states it, copied verbatim.",
     )
-    reason: str = Field(max_length=MAX_REASON, description="One short line: why it is this error.")
+    reason: Reason = Field(
+        max_length=MAX_REASON, description="One short line: why it is this error."
+    )
 
 
 class OtherError(_Contract):
@@ -92,7 +111,7 @@ class OtherError(_Contract):
         max_length=MAX_QUOTE,
         description="The false statement, copied verbatim from the student's answer.",
     )
-    correction: str = Field(
+    correction: Reason = Field(
         max_length=MAX_REASON, description="One short line: what is true instead."
     )
 
@@ -100,15 +119,15 @@ class OtherError(_Contract):
 class Feedback(_Contract):
     """Feedback for the student, addressed to them ("you"), plain and specific."""
 
-    right: str = Field(
+    right: Prose = Field(
         max_length=MAX_FEEDBACK,
         description="What the answer got right, in one or two sentences (empty if nothing).",
     )
-    missing: str = Field(
+    missing: Prose = Field(
         max_length=MAX_FEEDBACK,
         description="What is missing or wrong, in one or two sentences (empty if nothing).",
     )
-    next_step: str = Field(
+    next_step: Prose = Field(
         max_length=MAX_FEEDBACK,
         description="One concrete thing to learn or do next to improve this answer.",
     )
@@ -152,6 +171,24 @@ class Verdict(_Contract):
             "Your overall impression from 0 to 1, for the record only: the grade is "
             "computed from the key points."
         ),
+    )
+
+
+# The reply's token budget: the feedback and the fixed fields, then each key
+# point's quote and reason; a misconception or another error costs about as much.
+_BUDGET_BASE, _BUDGET_PER_POINT, _BUDGET_PER_MISCONCEPTION = 400, 150, 60
+
+
+def reply_budget(card: RubricCard) -> int:
+    """Tokens to allow a verdict on this card: room for every field, never a runaway.
+
+    A cut reply is asked again with twice the budget (`JudgeClient.ask`), so a
+    tight budget costs a call, never a wrong verdict.
+    """
+    return (
+        _BUDGET_BASE
+        + _BUDGET_PER_POINT * len(card.key_points)
+        + _BUDGET_PER_MISCONCEPTION * len(card.misconceptions)
     )
 
 

@@ -9,6 +9,8 @@ Nothing the model says is taken on trust:
 - A key point marked covered or partial whose quote does not verify is
   downgraded: to partial if the embedding stage found it at least partly,
   else to missing; the grade is flagged `unverified_quote`.
+- A verdict most of whose quotes are not in the answer is not evidence at
+  all (`Checked.baseless`): the embedding grade stands, flagged for review.
 - A rubric misconception counts (and costs its penalty) only with a verified
   quote. Other false statements are reported, never penalised.
 - The score is examiner's: covered 1, partial 0.5, missing 0 per key point,
@@ -138,10 +140,23 @@ class Checked:
     injection_reported: bool
     flags: list[Flag] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Quotes the verdict rests on (credited key points, reported misconceptions)
+    # and how many of them are not in the answer.
+    quotes_claimed: int = 0
+    quotes_failed: int = 0
 
     @property
     def unverified(self) -> bool:
         return Flag.UNVERIFIED_QUOTE in self.flags
+
+    @property
+    def baseless(self) -> bool:
+        """Most of the verdict's quotes are not in the answer: it did not read the answer.
+
+        A small model copies the rubric or rewrites the answer instead of
+        quoting it; downgrading point by point would then grade the rubric.
+        """
+        return self.quotes_failed * 2 > self.quotes_claimed > 0
 
 
 def check_verdict(card: RubricCard, answer: str, verdict: Verdict, first: Grade) -> Checked:
@@ -153,8 +168,9 @@ def check_verdict(card: RubricCard, answer: str, verdict: Verdict, first: Grade)
     injection = verdict.injection_attempt or Flag.POSSIBLE_INJECTION in first.flags
     quotes = _Quotes(answer, injection)
     notes: list[str] = []
-    results, backed, points_unverified = _check_key_points(card, verdict, first, quotes, notes)
-    found_wrong, wrongs_unverified = _check_misconceptions(card, verdict, quotes, notes)
+    results, backed, points_failed = _check_key_points(card, verdict, first, quotes, notes)
+    found_wrong, wrongs_failed = _check_misconceptions(card, verdict, quotes, notes)
+    claimed = sum(v.status != "missing" for v in verdict.key_points) + len(verdict.misconceptions)
     others: list[tuple[str, str]] = []
     for other in verdict.other_errors:
         quote = quotes.verified(other.quote)
@@ -168,8 +184,8 @@ def check_verdict(card: RubricCard, answer: str, verdict: Verdict, first: Grade)
     penalty = sum(m.penalty for m in found_wrong)
     score = _clip(_weighted(credit, weights) - penalty)
     supported_score = _clip(_weighted(supported, weights) - penalty)
-    unverified = points_unverified or wrongs_unverified
-    flags = [Flag.UNVERIFIED_QUOTE] if unverified else []
+    failed = points_failed + wrongs_failed
+    flags = [Flag.UNVERIFIED_QUOTE] if failed else []
     return Checked(
         key_points=results,
         misconceptions=found_wrong,
@@ -180,6 +196,8 @@ def check_verdict(card: RubricCard, answer: str, verdict: Verdict, first: Grade)
         injection_reported=verdict.injection_attempt,
         flags=flags,
         notes=notes,
+        quotes_claimed=claimed,
+        quotes_failed=failed,
     )
 
 
@@ -205,8 +223,8 @@ class _Quotes:
 
 def _check_key_points(
     card: RubricCard, verdict: Verdict, first: Grade, quotes: _Quotes, notes: list[str]
-) -> tuple[list[KeyPointResult], list[bool], bool]:
-    """Each key point as the verified verdict has it, and whether any quote failed.
+) -> tuple[list[KeyPointResult], list[bool], int]:
+    """Each key point as the verified verdict has it, and how many quotes failed.
 
     Also, per key point, whether its verified quote shares words with the
     point itself: the answer's own words back it (see the injection bound).
@@ -215,7 +233,7 @@ def _check_key_points(
     earlier = {r.key_point_id: r for r in first.key_points}
     results: list[KeyPointResult] = []
     backed: list[bool] = []
-    unverified = False
+    failed = 0
     for point in card.key_points:
         v = by_id.get(point.id)
         before = earlier.get(point.id)
@@ -225,7 +243,7 @@ def _check_key_points(
         if v is not None and status != "missing":
             found = quotes.verified(v.quote)
             if found is None:
-                unverified = True
+                failed += 1
                 status, evidence = _downgraded(point.id, v, before, notes)
             else:
                 evidence, quoted = found, True
@@ -241,7 +259,7 @@ def _check_key_points(
             )
         )
         backed.append(quoted and _shares_words(evidence, point.phrasings))
-    return results, backed, unverified
+    return results, backed, failed
 
 
 def _downgraded(
@@ -264,11 +282,11 @@ def _downgraded(
 
 def _check_misconceptions(
     card: RubricCard, verdict: Verdict, quotes: _Quotes, notes: list[str]
-) -> tuple[list[MisconceptionResult], bool]:
-    """The rubric misconceptions reported with a verified quote; whether any quote failed."""
+) -> tuple[list[MisconceptionResult], int]:
+    """The rubric misconceptions reported with a verified quote; how many quotes failed."""
     found_wrong: list[MisconceptionResult] = []
     seen: set[str] = set()
-    unverified = False
+    failed = 0
     wrongs = {m.id: m for m in card.misconceptions}
     for mv in verdict.misconceptions:
         wrong = wrongs.get(mv.misconception_id)
@@ -276,7 +294,7 @@ def _check_misconceptions(
             continue
         quote = quotes.verified(mv.quote)
         if quote is None:
-            unverified = True
+            failed += 1
             notes.append(
                 f"unverified_quote: misconception {wrong.id!r} was reported with a quote "
                 f"that is not in the answer ({_short(mv.quote)!r}): not counted"
@@ -292,7 +310,7 @@ def _check_misconceptions(
                 correction=wrong.correction,
             )
         )
-    return found_wrong, unverified
+    return found_wrong, failed
 
 
 def _weighted(values: list[float], weights: list[float]) -> float:

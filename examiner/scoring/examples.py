@@ -12,7 +12,7 @@ the grade is the rubric's alone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,7 @@ from .embedder import Embedder
 
 if TYPE_CHECKING:
     from ..formats.labelled import GradedAnswer
-    from ..models import Rubric
+    from ..models import Rubric, RubricCard
 
 __all__ = ["ExampleBank", "GradedExample"]
 
@@ -103,6 +103,32 @@ class ExampleBank:
             n = len(self.examples[c])
             self._vectors[c] = vectors[start : start + n]
             start += n
+
+    def nearest(self, card_id: str, vector: NDArray[np.float32], k: int = 3) -> list[GradedExample]:
+        """The `k` graded answers to this card closest to an answer's vector, closest first.
+
+        For the judge's prompt: shown whatever their distance (they tell how this
+        teacher grades the card), unlike `pull`, which only close ones move.
+        """
+        vectors = self._vectors.get(card_id)
+        if vectors is None or not len(vectors):
+            return []
+        order = np.argsort(-(vectors @ vector), kind="stable")[:k]
+        return [self.examples[card_id][int(i)] for i in order]
+
+    def for_judge(
+        self, embedder: Embedder, k: int = 3
+    ) -> Callable[[RubricCard, str], list[GradedExample]]:
+        """What the judge stage asks for an answer: the `k` closest graded answers to its card."""
+
+        def closest(card: RubricCard, answer: str) -> list[GradedExample]:
+            if card.id not in self.examples:
+                return []
+            self.prepare(embedder, [card.id])
+            vector = embedder.encode([" ".join(answer.split())])[0]
+            return self.nearest(card.id, vector, k)
+
+        return closest
 
     def pull(self, card_id: str, vector: NDArray[np.float32], score: float) -> tuple[float, str]:
         """The score pulled toward the closest graded examples, and a note ("" if none close).
