@@ -413,6 +413,72 @@ def test_a_hint_shows_the_heaviest_key_point_and_caps_the_rating_at_hard(
     assert attempt.answer == "\n".join(FULL["pooling"])  # the `?` is not part of the answer
 
 
+# --- a slow judge ----------------------------------------------------------------------------
+
+
+def judge_env(base_url: str) -> dict[str, str]:
+    return {
+        "OPENAI_BASE_URL": base_url,
+        "OPENAI_API_KEY": "sk-scripted",
+        "EXAMINER_JUDGE_MODEL": "scripted-judge",
+        "EXAMINER_JUDGE_TIMEOUT": "30",
+    }
+
+
+def test_a_slow_judge_does_not_hold_the_feedback_and_j_waits_for_its_verdict(
+    rubric: Path, home: Path
+) -> None:
+    from tests.test_practice_judge import HeldServer
+
+    held = HeldServer()
+    with held:
+        student = Student(
+            rubric, home, "--scorer", "lexical", "--judge", "always", **judge_env(held.base_url)
+        )
+        student.ask()
+        graded = student.answer(FULL["pooling"])  # the judge's reply is held meanwhile
+        assert "scorer lexical" in graded.panel
+        assert "The judge is reading your answer: press j to wait" in graded.panel
+        held.release()
+        student.child.sendline("j")
+        judged = student.graded()  # the rating is asked again, after the judge's feedback
+        assert "scorer judge" in judged.panel
+        assert judged.suggested == suggest_rating(float(judged.score))
+        assert student.rate()[0] == judged.suggested
+        assert student.ask()[2] == "relu"
+        student.child.sendline("quit")
+        assert student.finish() == 0
+    [attempt] = history_of(rubric, home / "examiner.db")
+    assert attempt.grade is not None and attempt.grade.scorer == "judge"
+    assert attempt.rating == attempt.suggested == judged.suggested
+    assert "judge on the last card" not in student.text
+
+
+def test_a_rating_before_the_verdict_stays_and_the_verdict_is_stored_when_it_comes(
+    rubric: Path, home: Path
+) -> None:
+    from tests.test_practice_judge import HeldServer
+
+    held = HeldServer()
+    with held:
+        student = Student(
+            rubric, home, "--scorer", "lexical", "--judge", "always", **judge_env(held.base_url)
+        )
+        student.ask()
+        graded = student.answer(PARTIAL_POOLING)
+        assert "The judge is reading your answer" in graded.panel
+        assert student.rate("g")[0] == "good"  # rated without waiting
+        assert student.ask()[2] == "relu"
+        assert "judge on" not in student.text
+        held.release()
+        student.child.sendline("quit")
+        student.expect(r"judge on the last card: \d\.\d\d")
+        assert student.finish() == 0
+    [attempt] = history_of(rubric, home / "examiner.db")
+    assert attempt.grade is not None and attempt.grade.scorer == "judge"
+    assert (attempt.rating, attempt.suggested) == ("good", graded.suggested)
+
+
 # --- skip, quit, Ctrl-C -------------------------------------------------------------------
 
 

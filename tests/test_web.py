@@ -277,6 +277,68 @@ def test_two_students_practising_at_once_lose_nothing(
             assert len(history.attempts()) == 4
 
 
+def test_the_answer_page_does_not_wait_for_the_judge_and_its_verdict_follows(
+    config: ServeConfig,
+) -> None:
+    from tests.conftest import scripted_judge
+    from tests.test_practice_judge import WAIT, HeldServer, until
+
+    held = HeldServer()
+    with held:
+
+        def judged(rubric: Rubric, notice: Callable[[str], None]) -> Grader:
+            settings = scripted_judge(held, timeout=WAIT)
+            return Grader(rubric, scorer="lexical", notice=notice, judge=settings)
+
+        with client_for(config, judged) as client:
+            deck = next(iter(client.app.state.decks)).slug  # type: ignore[attr-defined]
+            page = client.get(f"/practice/{deck}", params={"student": "ana"}).text
+            card = field(page, "card")
+            answer = "Cross-entropy is the loss; it compares predicted probabilities."
+            reply = client.post(
+                f"/practice/{deck}/answer",
+                data={"csrf": csrf_of(page), "student": "ana", "card": card, "hints": "0"}
+                | {"answer": answer},
+            )
+            # The embedding feedback, while the judge's reply is still held.
+            assert reply.status_code == 200
+            feedback = reply.text
+            assert "key point" in feedback and "The judge is reading your answer" in feedback
+            found = re.search(r'data-verdict-url="(/practice/[^"]+/verdict/[\w-]+)"', feedback)
+            assert found is not None
+            url = found[1]
+            policy = reply.headers["content-security-policy"]
+            assert "connect-src 'self'" in policy and "script-src 'self'" in policy
+            assert "<script>" not in feedback
+            assert client.get(url).json() == {"state": "pending"}
+            # Rated before the verdict: stored at once, with the embedding grade.
+            done = rate(client, deck, feedback, "good")
+            assert done.status_code == 303
+            with history_of(config, "ana") as history:
+                [attempt] = history.attempts()
+            assert attempt.grade is not None and attempt.grade.scorer == "lexical"
+
+            held.release()
+            until(lambda: client.get(url).json()["state"] == "done")
+            verdict = client.get(url).json()
+            assert verdict["failed"] == ""
+            assert "You covered" in verdict["right"] or "Still missing" in verdict["missing"]
+            assert verdict["suggested"] in ("again", "hard", "good", "easy")
+
+            def regraded() -> bool:
+                with history_of(config, "ana") as history:
+                    [attempt] = history.attempts()
+                return attempt.grade is not None and attempt.grade.scorer == "judge"
+
+            until(regraded)
+            with history_of(config, "ana") as history:
+                [attempt] = history.attempts()
+            assert attempt.rating == "good"  # the student's rating stays
+            assert attempt.score is not None and f"{attempt.score:.2f}" == verdict["score"]
+            assert client.get(f"/practice/{deck}/verdict/nope").status_code == 404
+            assert len(held.chat_requests) == 1
+
+
 # --- CSRF --------------------------------------------------------------------------------
 
 

@@ -115,6 +115,10 @@ def practice(
         view = TerminalView(out)
         session = PracticeSession(grader, history, queue, view=view, notices=notices)
         session.run()
+        if grader.judging:
+            # A verdict left behind still holds the judge's connection until it ends.
+            with out.status("closing the judge's connection…"):
+                grader.close()
 
 
 @app.command()

@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.rule import Rule
 from rich.text import Text
 
-from ..models import Grade, RubricCard
+from ..models import Flag, Grade, RubricCard
 from ..practice.history import Attempt
 from ..practice.schedule import RATINGS, RatingName
 from ..practice.session import SessionSummary, humanize_delay
@@ -105,6 +105,42 @@ class TerminalView:
 
     def unknown_rating(self) -> None:
         self.console.print("[dim]Type a, h, g or e (or Enter for the suggestion).[/]")
+
+    def judge_pending(self) -> None:
+        self.console.print(
+            "[dim]The judge is reading your answer: press [bold]j[/bold] to wait for its "
+            "verdict, or rate now.[/]"
+        )
+
+    def judge_arrived(self, grade: Grade, which: str) -> None:
+        if Flag.JUDGE_FAILED in grade.flags:
+            reason = next(
+                (
+                    n.removeprefix("judge_failed: ")
+                    for n in grade.notes
+                    if n.startswith("judge_failed")
+                ),
+                "no verdict",
+            )
+            self.console.print(
+                f"[yellow]judge on {escape(which)} failed[/] ({escape(reason)}): "
+                f"its score stays {grade.score:.2f}"
+            )
+            return
+        fb = grade.judge_feedback
+        said = (fb.missing or fb.right or fb.next_step) if fb is not None else ""
+        said = said or grade.feedback
+        self.console.print(
+            f"[cyan]judge on {escape(which)}:[/] {grade.score:.2f}"
+            + (f" — {escape(said)}" if said else "")
+            + " [dim](stored; your rating stays)[/]"
+        )
+
+    def judge_late(self, cards: int) -> None:
+        what = "the last card" if cards == 1 else f"{cards} cards"
+        self.console.print(
+            f"[dim]The judge has not answered on {what}: the embedding grade stays.[/]"
+        )
 
     def scheduled(self, attempt: Attempt) -> None:
         rating, due = attempt.rating, attempt.due_at

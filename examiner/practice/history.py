@@ -4,6 +4,9 @@ A row is written, in its own transaction, the moment the student settles the
 rating, so a crash or Ctrl-C loses at most the answer being typed. The
 scheduling state of a card is the state written with its latest attempt:
 nothing is kept anywhere else, so history and schedule cannot drift apart.
+
+An attempt rated before the judge's verdict came keeps its rating and
+schedule; `regrade` then puts the judged grade (and score) in its row.
 """
 
 from __future__ import annotations
@@ -165,6 +168,27 @@ class PracticeHistory:
             grade.answer,
             grade,
         )
+
+    def regrade(self, attempt_id: int, grade: Grade) -> bool:
+        """Store `grade` as attempt `attempt_id`'s grade; whether this student's attempt was found.
+
+        The rating, and so the schedule, stay what the student gave: the
+        student rated what they knew, the judge only grades it better.
+        """
+        with self.store.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE practice SET score = ?, grade_json = ? "
+                "WHERE id = ? AND student_id = ? AND rubric = ? AND card_id = ?",
+                (
+                    grade.score,
+                    grade.model_dump_json(),
+                    attempt_id,
+                    self.student,
+                    self.rubric,
+                    grade.card_id,
+                ),
+            )
+            return cursor.rowcount == 1
 
 
 def _attempt(row: Any) -> Attempt:

@@ -13,6 +13,11 @@ Why it is built this way:
   prompt stores the suggested rating (the answer was given; losing it would
   lose the student's work); Ctrl-C while typing drops only the unfinished
   answer.
+- Practice never waits for the judge (a local model takes seconds): the
+  embedding feedback shows at once, `j` at the rating prompt waits for the
+  verdict, and a rating given before it stays. A verdict that comes after
+  the rating replaces the stored grade (not the rating), checked before each
+  card and, for a few seconds, at the end.
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from ..models import Grade, RubricCard
-from ..scoring.grader import Grader
+from ..scoring.grader import Grader, StagedGrade
 from .history import Attempt, PracticeHistory
 from .schedule import RATINGS, RatingName, Schedule, suggest_rating
 
@@ -45,6 +52,30 @@ class _Skip(Exception):
 
 class _Quit(Exception):
     pass
+
+
+# At the end of a session, how long the judge's last verdicts are waited for.
+JUDGE_WAIT_AT_END = 5.0
+
+
+@dataclass
+class _Answered:
+    """A graded answer waiting for its rating; `judged`: the judge's grade still to come."""
+
+    card: RubricCard
+    grade: Grade
+    suggested: RatingName
+    hints: int
+    elapsed: int
+    judged: Future[Grade] | None = None
+
+
+@dataclass(frozen=True)
+class _Awaited:
+    """A stored attempt whose judge's verdict is still to come."""
+
+    attempt: Attempt
+    judged: Future[Grade]
 
 
 @dataclass
@@ -83,6 +114,9 @@ class PracticeView(Protocol):
     def no_answer_yet(self) -> None: ...
     def feedback(self, card: RubricCard, grade: Grade) -> None: ...
     def unknown_rating(self) -> None: ...
+    def judge_pending(self) -> None: ...
+    def judge_arrived(self, grade: Grade, which: str) -> None: ...
+    def judge_late(self, cards: int) -> None: ...
     def scheduled(self, attempt: Attempt) -> None: ...
     def finished(self, summary: SessionSummary, saved_in: Path) -> None: ...
 
@@ -117,6 +151,7 @@ class PracticeSession:
         schedule: Schedule | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notices: list[str] | None = None,
+        judge_wait: float = JUDGE_WAIT_AT_END,
     ) -> None:
         self.grader = grader
         self.history = history
@@ -129,6 +164,8 @@ class PracticeSession:
         self.notices: list[str] = notices if notices is not None else []
         self._loader: threading.Thread | None = None
         self._load_error: BaseException | None = None
+        self.judge_wait = judge_wait
+        self._awaited: list[_Awaited] = []
 
     # -- the model, loaded behind the first question ------------------------------------
 
@@ -136,6 +173,8 @@ class PracticeSession:
         def load() -> None:
             try:
                 self.grader.warm_up()
+                # The judge's client too (importing its SDK takes a moment), if there is one.
+                _ = self.grader.judge
             except BaseException as exc:  # re-raised in the main thread, on first use
                 self._load_error = exc
 
@@ -163,9 +202,10 @@ class PracticeSession:
             self.view.nothing_due()
             return summary
         self.start_loading()
-        pending: tuple[Grade, RatingName, int, int] | None = None
+        answered: _Answered | None = None
         try:
             for number, card in enumerate(self.queue, 1):
+                self._take_verdicts(summary)
                 self.view.question(card, number, len(self.queue))
                 summary.asked += 1
                 try:
@@ -175,14 +215,20 @@ class PracticeSession:
                     self.view.skipped()
                     continue
                 started = time.perf_counter()
-                grade = self._grade(card, answer)
+                staged = self._grade(card, answer)
                 elapsed = round((time.perf_counter() - started) * 1000)
-                suggested = suggest_rating(grade.score, hints)
-                pending = (grade, suggested, hints, elapsed)
-                self.view.feedback(card, grade)
-                rating = self._read_rating(suggested)
-                attempt = self._record(grade, rating, suggested, hints, elapsed)
-                pending = None  # stored: a Ctrl-C from here on must not store it again
+                first = staged.first
+                answered = _Answered(
+                    card, first, suggest_rating(first.score, hints), hints, elapsed, staged.judged
+                )
+                if answered.judged is not None and answered.judged.done():
+                    self._judged(answered)  # already in (a cached verdict): shown at once
+                self.view.feedback(card, answered.grade)
+                if answered.judged is not None:
+                    self.view.judge_pending()
+                rating = self._read_rating(answered)
+                attempt = self._record(answered, rating)
+                answered = None  # stored: a Ctrl-C from here on must not store it again
                 summary.attempts.append(attempt)
                 self.view.scheduled(attempt)
         except _Quit:
@@ -190,11 +236,11 @@ class PracticeSession:
         except KeyboardInterrupt:
             summary.interrupted = True
             self.view.end_line()  # the terminal echoed only ^C
-            if pending is not None:
-                grade, suggested, hints, elapsed = pending
-                attempt = self._record(grade, suggested, suggested, hints, elapsed)
+            if answered is not None:
+                attempt = self._record(answered, answered.suggested)
                 summary.attempts.append(attempt)
                 self.view.scheduled(attempt)
+        self._take_verdicts(summary, wait_s=self.judge_wait)
         self.view.finished(summary, Path(self.history.store.path))
         return summary
 
@@ -238,37 +284,100 @@ class PracticeSession:
         self.view.hint(points[shown].text, shown + 1, len(points))
         return shown + 1
 
-    def _grade(self, card: RubricCard, answer: str) -> Grade:
+    def _grade(self, card: RubricCard, answer: str) -> StagedGrade:
         self._wait_for_model()
-        if self.grader.judge_settings is not None:
-            with self.view.waiting("asking the judge…"):
-                return self.grader.grade(card.id, answer, self.history.student)
-        return self.grader.grade(card.id, answer, self.history.student)
+        return self.grader.grade_staged(card.id, answer, self.history.student)
 
-    def _read_rating(self, suggested: RatingName) -> RatingName:
+    def _read_rating(self, answered: _Answered) -> RatingName:
         while True:
             try:
-                typed = self.view.read_rating(suggested)
+                typed = self.view.read_rating(answered.suggested)
             except EOFError:
                 self.view.end_line()
-                return suggested
+                return answered.suggested
             if not typed.strip():
-                return suggested
+                return answered.suggested
+            if typed.strip().casefold() == "j" and answered.judged is not None:
+                with self.view.waiting("waiting for the judge's verdict…"):
+                    _wait_for([answered.judged], None)
+                self._judged(answered)
+                self.view.feedback(answered.card, answered.grade)
+                continue
             rating = rating_of(typed)
             if rating is not None:
                 return rating
             self.view.unknown_rating()
 
-    def _record(
-        self, grade: Grade, rating: RatingName, suggested: RatingName, hints: int, elapsed: int
-    ) -> Attempt:
-        return self.history.record(
-            grade,
+    def _judged(self, answered: _Answered) -> None:
+        """Take the judge's grade, in: it is the one shown, rated and stored."""
+        assert answered.judged is not None
+        grade = _verdict(answered.judged)
+        answered.judged = None
+        if grade is not None:
+            answered.grade = grade
+            answered.suggested = suggest_rating(grade.score, answered.hints)
+
+    def _take_verdicts(self, summary: SessionSummary, wait_s: float = 0.0) -> None:
+        """Store the verdicts that came in after their ratings; say so, one line each.
+
+        `wait_s` (the session's end): wait that long for those still to come,
+        then leave them (their attempts keep the embedding grade).
+        """
+        if not self._awaited:
+            return
+        if wait_s > 0 and not all(a.judged.done() for a in self._awaited):
+            try:
+                with self.view.waiting("waiting for the judge's verdict…"):
+                    _wait_for([a.judged for a in self._awaited], wait_s)
+            except KeyboardInterrupt:  # the student is leaving: do not hold them
+                self.view.end_line()
+        latest = summary.attempts[-1].id if summary.attempts else None
+        for awaited in [a for a in self._awaited if a.judged.done()]:
+            self._awaited.remove(awaited)
+            grade = _verdict(awaited.judged)
+            attempt = awaited.attempt
+            if grade is None or not self.history.regrade(attempt.id, grade):
+                continue
+            updated = replace(attempt, score=grade.score, grade=grade)
+            summary.attempts = [updated if a.id == attempt.id else a for a in summary.attempts]
+            which = "the last card" if attempt.id == latest else f"card {attempt.card_id}"
+            self.view.judge_arrived(grade, which)
+        if wait_s > 0 and self._awaited:
+            self.view.judge_late(len(self._awaited))
+            self._awaited.clear()
+
+    def _record(self, answered: _Answered, rating: RatingName) -> Attempt:
+        attempt = self.history.record(
+            answered.grade,
             rating,
             schedule=self.schedule,
             rubric=self.grader.rubric,
             when=self.clock(),
-            suggested=suggested,
-            hints=hints,
-            duration_ms=elapsed,
+            suggested=answered.suggested,
+            hints=answered.hints,
+            duration_ms=answered.elapsed,
         )
+        if answered.judged is not None:
+            self._awaited.append(_Awaited(attempt, answered.judged))
+        return attempt
+
+
+def _wait_for(futures: list[Future[Grade]], timeout: float | None) -> None:
+    """Wait until each is done or `timeout` seconds have passed.
+
+    Not `concurrent.futures.wait`: it does not wake for a future cancelled
+    while queued (the grader closed), and would sit out the whole timeout.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for future in futures:
+        left = None if deadline is None else max(deadline - time.monotonic(), 0)
+        with suppress(CancelledError, FutureTimeout):
+            future.exception(timeout=left)
+
+
+def _verdict(judged: Future[Grade]) -> Grade | None:
+    """The judge's grade; None if the grader was closed before the judge got to it."""
+    try:
+        return judged.result()
+    except CancelledError:
+        return None

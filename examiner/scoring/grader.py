@@ -4,11 +4,18 @@ With a judge configured (`judge=JudgeSettings(...)`, mode `auto` or
 `always`), every embedding grade then goes through the judge stage, which
 sends the routed answers to the model concurrently and yields the final
 grades in input order (see `examiner.judge.stage`).
+
+Practice must not wait for the judge: `grade_staged` returns the embedding
+grade at once and, when the answer is routed to the judge, a Future of the
+judged grade, worked out on a background thread (see `StagedGrade`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Literal
 
@@ -23,13 +30,27 @@ if TYPE_CHECKING:
     from .checker import Checker
     from .examples import ExampleBank
 
-__all__ = ["Grader", "ScorerChoice"]
+__all__ = ["Grader", "ScorerChoice", "StagedGrade"]
 
 ScorerChoice = Literal["auto", "embedding", "lexical"]
 
 
 def _ignore(_: str) -> None:
     pass
+
+
+@dataclass(frozen=True)
+class StagedGrade:
+    """One answer graded in two steps: the embedding grade now, the judge's later.
+
+    `judged` is None when the answer does not go to the judge (no judge, or
+    not routed under its mode). Its result is always a Grade, never an
+    exception: a judge failure is the embedding grade flagged `judge_failed`.
+    It is cancelled only when the grader is closed before the judge got to it.
+    """
+
+    first: Grade
+    judged: Future[Grade] | None = None
 
 
 class Grader:
@@ -76,6 +97,13 @@ class Grader:
         self._notice = notice
         self._scorer: Scorer | None = None if isinstance(scorer, str) else scorer
         self._prepared = False
+        # The judge stage's routing window, pool and usage are not safe to share
+        # between threads: one judged answer at a time goes through it.
+        self._judge_lock = threading.Lock()
+        # Held only to create the judge stage or the staged pool, never during a call.
+        self._setup_lock = threading.Lock()
+        self._staged: ThreadPoolExecutor | None = None
+        self._open = 0
 
     @property
     def scorer(self) -> Scorer:
@@ -144,7 +172,16 @@ class Grader:
         return self._judge.usage if self._judge is not None else None
 
     def close(self) -> None:
-        """Release the judge's threads, connections and cache file."""
+        """Release the judge's threads, connections and cache file.
+
+        Staged verdicts not yet asked are cancelled; the one being asked is
+        let finish (at most the judge's timeout): its connection and cache
+        write must end before the judge's are closed.
+        """
+        with self._setup_lock:
+            staged, self._staged = self._staged, None
+        if staged is not None:
+            staged.shutdown(wait=True, cancel_futures=True)
         if self._judge is not None:
             self._judge.close()
             self._judge = None
@@ -186,7 +223,59 @@ class Grader:
         sub = Submission(student_id=student_id, card=found.id, answer=answer)
         first = self.scorer.score_batch([(found, sub)])[0]
         judge = self.judge
-        return first if judge is None else judge.judge(found, sub, first)
+        if judge is None:
+            return first
+        with self._judge_lock:
+            return judge.judge(found, sub, first)
+
+    def grade_staged(self, card: str | int, answer: str, student_id: str = "me") -> StagedGrade:
+        """Grade one answer now; the judge's grade, if it is routed there, follows.
+
+        The embedding stage runs in the calling thread; the judge's call in a
+        background thread, one answer at a time, in the order given.
+        """
+        found = self.card(card)
+        sub = Submission(student_id=student_id, card=found.id, answer=answer)
+        first = self.scorer.score_batch([(found, sub)])[0]
+        settings = self.judge_settings
+        if settings is None:
+            return StagedGrade(first)
+        from ..judge import routes
+
+        if not routes(first, settings):
+            return StagedGrade(first)
+        with self._setup_lock:
+            judge = self.judge
+            assert judge is not None
+            if self._staged is None:
+                self._staged = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="examiner-staged-judge"
+                )
+            future = self._staged.submit(self._judge_one, judge, found, sub, first)
+            self._open += 1
+        future.add_done_callback(self._settled)
+        return StagedGrade(first, future)
+
+    @property
+    def judging(self) -> int:
+        """Staged verdicts asked for and not yet in: what `close()` would wait for or cancel."""
+        with self._setup_lock:
+            return self._open
+
+    def _settled(self, _: Future[Grade]) -> None:
+        with self._setup_lock:
+            self._open -= 1
+
+    def _judge_one(
+        self, judge: JudgeStage, card: RubricCard, sub: Submission, first: Grade
+    ) -> Grade:
+        with self._judge_lock:
+            try:
+                return judge.judge(card, sub, first)
+            except Exception as exc:  # the stage catches its own; this guards the practice
+                from ..judge.grading import failed_grade
+
+                return failed_grade(first, f"unexpected {type(exc).__name__}: {exc}")
 
     def grade_many(
         self, submissions: Iterable[Submission | Problem], *, source: str = "<submissions>"

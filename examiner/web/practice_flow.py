@@ -5,6 +5,12 @@ grade travels in the rating form, signed with the server's secret, so the
 server keeps no session and a restart loses nothing but unrated answers
 (as Ctrl-C while typing does in the terminal). Each signed attempt carries a
 nonce spent when it is recorded: a double click records it once.
+
+The judge's verdict is not waited for: the answer page shows the embedding
+grade and polls for the verdict (`Verdicts`, kept in memory by a random id
+the signed attempt carries). A rating given before it comes is stored at
+once; the verdict then replaces the stored grade (never the rating). A
+restart drops the verdicts still out: those attempts keep the embedding grade.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,14 +37,19 @@ from .decks import Deck
 
 __all__ = [
     "MAX_NAME",
+    "JudgeVerdict",
     "Pending",
     "SpentNonces",
+    "Verdicts",
     "check_student",
     "hints_for",
     "open_pending",
     "record",
+    "regrade",
     "sign_pending",
 ]
+
+_log = logging.getLogger(__name__)
 
 MAX_NAME = 80
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -69,6 +83,7 @@ class Pending:
     hints: int
     elapsed_ms: int
     nonce: str
+    verdict: str = ""  # the judge's verdict still to come (a `Verdicts` id), or ""
 
 
 def sign_pending(secret: bytes, pending: Pending) -> str:
@@ -80,6 +95,7 @@ def sign_pending(secret: bytes, pending: Pending) -> str:
         "hints": pending.hints,
         "elapsed_ms": pending.elapsed_ms,
         "nonce": pending.nonce,
+        "verdict": pending.verdict,
     }
     body = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
     return f"{body}.{_mac(secret, body)}"
@@ -99,6 +115,7 @@ def open_pending(secret: bytes, token: str) -> Pending | None:
         hints=int(data["hints"]),
         elapsed_ms=int(data["elapsed_ms"]),
         nonce=data["nonce"],
+        verdict=data.get("verdict", ""),
     )
 
 
@@ -153,3 +170,78 @@ def record(
             )
         spent.add(pending.nonce, attempt.id)
         return attempt.id
+
+
+def regrade(
+    deck: Deck, history_db: Path | None, student: str, attempt_id: int, grade: Grade
+) -> None:
+    """Store the judge's grade in an attempt rated before it came (the rating stays)."""
+    with PracticeHistory.open(student, deck.history_key, history_db) as history:
+        history.regrade(attempt_id, grade)
+
+
+Regrade = Callable[[int, Grade], None]
+
+
+@dataclass
+class JudgeVerdict:
+    """The judge's grade of one answer, on its way, and the attempt it is to be stored in."""
+
+    future: Future[Grade]
+    deck: str
+    student: str
+    hints: int
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _into: tuple[int, Regrade] | None = None
+    _stored: bool = False
+
+    def grade(self) -> Grade | None:
+        """The judged grade once it is in; None before, or if it was dropped (server closing)."""
+        if not self.future.done() or self.future.cancelled():
+            return None
+        return self.future.result()
+
+    def store_into(self, attempt_id: int, regrade: Regrade) -> None:
+        """Store the verdict in attempt `attempt_id`: now if it is in, else when it comes."""
+        with self._lock:
+            if self._into is None:
+                self._into = (attempt_id, regrade)
+        self._store()
+
+    def _store(self, _: object = None) -> None:
+        # Called by the rating and by the future when done, whichever is last: once.
+        with self._lock:
+            grade = self.grade()
+            if self._stored or self._into is None or grade is None:
+                return
+            self._stored = True
+            attempt_id, store = self._into
+        try:
+            store(attempt_id, grade)
+        except Exception:  # the attempt keeps its embedding grade; the rating is safe
+            _log.exception("could not store the judge's verdict in attempt %s", attempt_id)
+
+
+class Verdicts:
+    """The judge's verdicts still polled for, by a random id (the latest `keep`)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self._by_id: OrderedDict[str, JudgeVerdict] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def add(self, verdict: JudgeVerdict) -> str:
+        # Unguessable: the id is all a poll needs to read the verdict.
+        verdict_id = secrets.token_urlsafe(16)
+        with self._lock:
+            self._by_id[verdict_id] = verdict
+            while len(self._by_id) > self._keep:
+                self._by_id.popitem(
+                    last=False
+                )  # its attempt is still regraded: the future holds it
+        verdict.future.add_done_callback(verdict._store)
+        return verdict_id
+
+    def get(self, verdict_id: str) -> JudgeVerdict | None:
+        with self._lock:
+            return self._by_id.get(verdict_id)

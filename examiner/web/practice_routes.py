@@ -7,17 +7,18 @@ rubric key), so a student can switch between the terminal and the browser.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ExaminerError
-from ..models import Grade, RubricCard
+from ..models import Flag, Grade, RubricCard
 from ..practice import (
     RATINGS,
     Attempt,
@@ -30,23 +31,31 @@ from ..practice import (
 )
 from ..practice.history import card_states
 from ..practice.session import humanize_delay, rating_of
+from ..scoring.grader import StagedGrade
 from .decks import Deck
 from .pages import page, read_form, text_field
 from .practice_flow import (
+    JudgeVerdict,
     Pending,
+    Verdicts,
     check_student,
     hints_for,
     new_nonce,
     open_pending,
     record,
+    regrade,
     sign_pending,
 )
+from .security import APP_CSP
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 MAX_ANSWER = 10_000
+
+# The answer page polls for the judge's verdict: it alone may fetch, and only from here.
+POLLING_CSP = f"{APP_CSP}; connect-src 'self'"
 
 
 def _deck(request: Request, slug: str) -> Deck | None:
@@ -66,6 +75,15 @@ def _deck_and_student(
     if problem:
         return page(request, "error.html", status=400, title=title, message=problem)
     return deck, name
+
+
+def _verdicts(request: Request) -> Verdicts:
+    """The server's verdicts still to come, made on first use (on the event loop: no race)."""
+    state = request.app.state
+    verdicts: Verdicts | None = getattr(state, "verdicts", None)
+    if verdicts is None:
+        verdicts = state.verdicts = Verdicts()
+    return verdicts
 
 
 def _not_found(request: Request, what: str) -> Response:
@@ -216,13 +234,19 @@ async def answer(request: Request, slug: str) -> Response:
         )
     started = time.perf_counter()
     try:
-        grade = await run_in_threadpool(_grade, deck, card.id, typed, name)
+        staged = await run_in_threadpool(_grade, deck, card.id, typed, name)
     except ExaminerError as exc:
         return page(request, "error.html", status=503, title="Cannot grade", message=str(exc))
     elapsed = round((time.perf_counter() - started) * 1000)
+    grade, judged = staged.first, staged.judged
+    if judged is not None and judged.done() and not judged.cancelled():
+        grade, judged = judged.result(), None  # already in (a cached verdict): shown as one
+    verdict_id = ""
+    if judged is not None:
+        verdict_id = _verdicts(request).add(JudgeVerdict(judged, deck.slug, name, hints))
     suggested = suggest_rating(grade.score, hints)
-    pending = Pending(deck.slug, name, grade, suggested, hints, elapsed, new_nonce())
-    return page(
+    pending = Pending(deck.slug, name, grade, suggested, hints, elapsed, new_nonce(), verdict_id)
+    response = page(
         request,
         "practice_feedback.html",
         deck=deck,
@@ -233,11 +257,48 @@ async def answer(request: Request, slug: str) -> Response:
         ratings=RATINGS,
         pending=sign_pending(request.app.state.config.secret, pending),
         notices=list(deck.notices),
+        verdict_url=f"/practice/{deck.slug}/verdict/{verdict_id}" if verdict_id else "",
     )
+    if verdict_id:
+        response.headers["content-security-policy"] = POLLING_CSP
+    return response
 
 
-def _grade(deck: Deck, card_id: str, answer: str, student: str) -> Grade:
-    return deck.grader().grade(card_id, answer, student)
+def _grade(deck: Deck, card_id: str, answer: str, student: str) -> StagedGrade:
+    return deck.grader().grade_staged(card_id, answer, student)
+
+
+@router.get("/practice/{slug}/verdict/{verdict_id}")
+async def verdict(request: Request, slug: str, verdict_id: str) -> Response:
+    """The judge's verdict on an answer, for the answer page's script: pending, or its grade."""
+    found = _verdicts(request).get(verdict_id)
+    if found is None or found.deck != slug:
+        return JSONResponse({"state": "unknown"}, status_code=404)
+    if not found.future.done():
+        return JSONResponse({"state": "pending"})
+    grade = found.grade()
+    if grade is None:
+        return JSONResponse({"state": "dropped"})
+    return JSONResponse(_verdict_json(grade, found.hints))
+
+
+def _verdict_json(grade: Grade, hints: int) -> dict[str, str]:
+    """What the page shows of a verdict: text only (the script sets it as text, not markup)."""
+    failed = ""
+    if Flag.JUDGE_FAILED in grade.flags:
+        notes = [n for n in grade.notes if n.startswith("judge_failed")]
+        failed = notes[-1].removeprefix("judge_failed: ") if notes else "no verdict"
+    fb = grade.judge_feedback
+    return {
+        "state": "done",
+        "score": f"{grade.score:.2f}",
+        "label": str(grade.label),
+        "failed": failed,
+        "right": fb.right if fb else "",
+        "missing": fb.missing if fb else "",
+        "next": fb.next_step if fb else "",
+        "suggested": suggest_rating(grade.score, hints),
+    }
 
 
 @router.post("/practice/{slug}/rate")
@@ -250,13 +311,24 @@ async def rate(request: Request, slug: str) -> Response:
     if pending is None or pending.deck != deck.slug:
         message = "This answer's form has expired (the server restarted?): answer the card again."
         return page(request, "error.html", status=400, title="Cannot rate", message=message)
+    # A verdict in by now is what is stored (and what the page showed, if its script ran).
+    later = _verdicts(request).get(pending.verdict) if pending.verdict else None
+    judged = later.grade() if later is not None else None
+    if judged is not None:
+        pending = replace(
+            pending, grade=judged, suggested=suggest_rating(judged.score, pending.hints)
+        )
     rating = rating_of(text_field(form, "rating") or pending.suggested)
     if rating is None:
         message = "Choose again, hard, good or easy."
         return page(request, "error.html", status=400, title="Cannot rate", message=message)
+    history_db = request.app.state.config.history
     attempt_id = await run_in_threadpool(
-        record, deck, request.app.state.config.history, pending, rating, request.app.state.spent
+        record, deck, history_db, pending, rating, request.app.state.spent
     )
+    if later is not None and judged is None:
+        store = partial(regrade, deck, history_db, pending.student)
+        await run_in_threadpool(later.store_into, attempt_id, store)
     return RedirectResponse(_practice_url(deck.slug, pending.student, last=attempt_id), 303)
 
 
