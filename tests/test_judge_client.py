@@ -39,13 +39,14 @@ def good_verdict() -> dict[str, object]:
     }
 
 
-def ask(client: JudgeClient):  # type: ignore[no-untyped-def]
+def ask(client: JudgeClient, max_tokens: int | None = None):  # type: ignore[no-untyped-def]
     return client.ask(
         judge_messages(CARD, ANSWER, None),
         Verdict,
         verdict_schema(CARD),
         name="verdict",
         check=lambda v: card_problems(v, CARD),
+        max_tokens=max_tokens,
     )
 
 

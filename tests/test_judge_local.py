@@ -10,7 +10,6 @@ asked again. (`test_real_judge.py` runs the same paths against the real model.)
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
 
 import pytest
 
@@ -18,16 +17,15 @@ from examiner.config import judge_settings
 from examiner.errors import ConfigError, JudgeInvalidReply
 from examiner.judge.client import JudgeClient
 from examiner.judge.drafting import CardDraft, DraftKeyPoint, _check
-from examiner.judge.prompt import judge_messages
 from examiner.judge.stage import JudgeStage
-from examiner.judge.verdict import Verdict, card_problems, reply_budget, verdict_schema
+from examiner.judge.verdict import reply_budget
 from examiner.models import Flag, Submission
 from examiner.scoring.examples import ExampleBank, GradedExample
 from tests.conftest import scripted_judge
 from tests.openai_server import Reply, ScriptedOpenAI, Slow
-from tests.test_judge_client import good_verdict
+from tests.test_judge_client import ask, good_verdict
 from tests.test_judge_stage import make_grader, verdict_for
-from tests.test_judge_unit import ANSWER, CARD
+from tests.test_judge_unit import CARD
 
 GOOD = (
     "The gradient points in the direction of steepest increase of the loss, so we step "
@@ -40,7 +38,7 @@ def test_a_reply_cut_at_the_budget_is_never_parsed_and_is_asked_again_with_more_
 ) -> None:
     # A complete, valid verdict, but the server says it stopped at max_tokens.
     server.script(Reply(good_verdict(), finish_reason="length"), Reply(good_verdict()))
-    reply = _ask(JudgeClient(scripted_judge(server, max_tokens=4000)), 500)
+    reply = ask(JudgeClient(scripted_judge(server, max_tokens=4000)), 500)
     assert reply.calls == 2
     first, second = server.chat_requests
     assert first.body["max_tokens"] == 500 and second.body["max_tokens"] == 1000
@@ -52,7 +50,7 @@ def test_a_reply_still_cut_at_the_cap_fails_cleanly(server: ScriptedOpenAI) -> N
     server.script(*[Reply(good_verdict(), finish_reason="length")] * 3)
     client = JudgeClient(scripted_judge(server, max_tokens=800, max_reasks=2))
     with pytest.raises(JudgeInvalidReply, match="cut at the token budget"):
-        _ask(client, 400)
+        ask(client, 400)
     assert [r.body["max_tokens"] for r in server.chat_requests] == [400, 800]
 
 
@@ -183,14 +181,3 @@ def test_a_draft_that_repeats_itself_is_refused_and_weights_are_brought_into_ran
         misconceptions=[],
     )
     assert _check(fine) == []
-
-
-def _ask(client: JudgeClient, budget: int) -> Any:
-    return client.ask(
-        judge_messages(CARD, ANSWER, None),
-        Verdict,
-        verdict_schema(CARD),
-        name="verdict",
-        check=lambda v: card_problems(v, CARD),
-        max_tokens=budget,
-    )

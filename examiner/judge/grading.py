@@ -48,10 +48,9 @@ def judge_grade(
 ) -> Grade:
     """The final grade from a verdict: verified, scored by examiner, both stages kept."""
     checked = check_verdict(card, first.answer, verdict, first)
+    judge_result = _judge_result(checked, verdict, settings, tokens_in, tokens_out, cached)
     if checked.baseless:
-        return _baseless_grade(
-            card, first, checked, verdict, settings, tokens_in, tokens_out, cached
-        )
+        return _baseless_grade(first, checked, judge_result)
     score = checked.score
     notes = list(first.notes)
     flags: list[Flag] = [f for f in first.flags if f != Flag.NEEDS_REVIEW]
@@ -90,7 +89,6 @@ def judge_grade(
         missing=verdict.feedback.missing,
         next_step=verdict.feedback.next_step,
     )
-    judge_result = _judge_result(checked, verdict, settings, tokens_in, tokens_out, cached)
     return first.model_copy(
         update={
             "score": round(score, 4),
@@ -113,16 +111,7 @@ def judge_grade(
     )
 
 
-def _baseless_grade(
-    card: RubricCard,
-    first: Grade,
-    checked: Checked,
-    verdict: Verdict,
-    settings: JudgeSettings,
-    tokens_in: int,
-    tokens_out: int,
-    cached: bool,
-) -> Grade:
+def _baseless_grade(first: Grade, checked: Checked, judge_result: StageResult) -> Grade:
     """The embedding grade, standing: the verdict's quotes are mostly not in the answer.
 
     The judge's reading is kept on the grade (`judge`) for the reviewer, but
@@ -133,14 +122,13 @@ def _baseless_grade(
         f"unverified_quote: {checked.quotes_failed} of the judge's {checked.quotes_claimed} "
         "quotes are not in the answer: its verdict is not evidence, the embedding grade stands"
     )
-    judge_result = _judge_result(checked, verdict, settings, tokens_in, tokens_out, cached)
     return first.model_copy(
         update={
             "flags": list(dict.fromkeys(flags)),
             "notes": [*first.notes, *checked.notes, note],
-            "models": {**first.models, "judge": settings.model or ""},
-            "tokens_in": first.tokens_in + tokens_in,
-            "tokens_out": first.tokens_out + tokens_out,
+            "models": {**first.models, "judge": judge_result.model},
+            "tokens_in": first.tokens_in + judge_result.tokens_in,
+            "tokens_out": first.tokens_out + judge_result.tokens_out,
             "embedding": _stage_of(first),
             "judge": judge_result,
         }

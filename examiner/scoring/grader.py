@@ -161,8 +161,18 @@ class Grader:
 
             # The judge flags for review below the same confidence as the scorer.
             review_below = self.scorer.calibration.review_below
+            # The teacher's graded answers closest to each answer go into the prompt.
+            embedder = getattr(self.scorer, "embedder", None)
+            examples = (
+                self._examples.for_judge(embedder)
+                if self._examples is not None and embedder is not None
+                else None
+            )
             self._judge = JudgeStage(
-                self.judge_settings, notice=self._notice, review_below=review_below
+                self.judge_settings,
+                notice=self._notice,
+                review_below=review_below,
+                examples=examples,
             )
         return self._judge
 
