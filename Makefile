@@ -38,7 +38,7 @@ bench:
 	$(BIN)/python benchmarks/agreement.py ../shared/datasets
 	$(BIN)/python benchmarks/runtime.py
 
-# The judge on the local model (about 40 minutes on 2 cores).
+# The judge on the local model (about 70 minutes on 2 cores: ~130 verdicts).
 bench-judge: local-judge
 	eval "$$(scripts/local-judge start)" && $(BIN)/python benchmarks/judge_agreement.py ../shared/datasets
 
