@@ -34,6 +34,7 @@ from examiner.practice.session import humanize_delay
 from examiner.rubric import load_rubric
 from examiner.scoring.grader import Grader
 from tests.conftest import CNN_RUBRIC
+from tests.test_practice_judge import HeldServer
 
 EXAMINER = Path(sys.executable).parent / "examiner"
 TIMEOUT = 30
@@ -425,17 +426,21 @@ def judge_env(base_url: str) -> dict[str, str]:
     }
 
 
+def judged_student(rubric: Path, home: Path, held: HeldServer) -> Student:
+    """A student practising with every answer sent to the held judge, at the first question."""
+    student = Student(
+        rubric, home, "--scorer", "lexical", "--judge", "always", **judge_env(held.base_url)
+    )
+    student.ask()
+    return student
+
+
 def test_a_slow_judge_does_not_hold_the_feedback_and_j_waits_for_its_verdict(
     rubric: Path, home: Path
 ) -> None:
-    from tests.test_practice_judge import HeldServer
-
     held = HeldServer()
     with held:
-        student = Student(
-            rubric, home, "--scorer", "lexical", "--judge", "always", **judge_env(held.base_url)
-        )
-        student.ask()
+        student = judged_student(rubric, home, held)
         graded = student.answer(FULL["pooling"])  # the judge's reply is held meanwhile
         assert "scorer lexical" in graded.panel
         assert "The judge is reading your answer: press j to wait" in graded.panel
@@ -457,14 +462,9 @@ def test_a_slow_judge_does_not_hold_the_feedback_and_j_waits_for_its_verdict(
 def test_a_rating_before_the_verdict_stays_and_the_verdict_is_stored_when_it_comes(
     rubric: Path, home: Path
 ) -> None:
-    from tests.test_practice_judge import HeldServer
-
     held = HeldServer()
     with held:
-        student = Student(
-            rubric, home, "--scorer", "lexical", "--judge", "always", **judge_env(held.base_url)
-        )
-        student.ask()
+        student = judged_student(rubric, home, held)
         graded = student.answer(PARTIAL_POOLING)
         assert "The judge is reading your answer" in graded.panel
         assert student.rate("g")[0] == "good"  # rated without waiting
