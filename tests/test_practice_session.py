@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -179,6 +180,9 @@ class Student:
             encoding="utf-8",
             dimensions=(50, 200),
             timeout=timeout,
+            # A test run started in the background inherits SIGINT ignored, and so
+            # would the student's process: Ctrl-C must reach it as at a terminal.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.transcript: list[str] = []
 
