@@ -27,20 +27,30 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, StoreError
 from .formats.submissions import iter_submissions
-from .models import Grade, Rubric, Submission
+from .models import Rubric, Submission
+from .run_writer import MAX_PROBLEMS_KEPT, ProblemSink, RunSummary, RunWriter
 from .scoring.grader import Grader
 from .store.database import Store
 from .store.identity import AnswerKey, answer_hash, canonical_hash, file_hash, rubric_hash
-from .store.records import RunStats, RunStatus
+from .store.pending import (
+    BatchRecord,
+    PendingAnswer,
+    batch_of,
+    is_held,
+    pending,
+    pending_count,
+    settle,
+)
 
 if TYPE_CHECKING:
     from .config import JudgeSettings
+    from .judge.deferred import BatchJudge
 
 __all__ = [
     "MAX_PROBLEMS_KEPT",
@@ -51,28 +61,8 @@ __all__ = [
     "run_batch",
 ]
 
-# Problems are streamed to `on_problem` and all stored; the summary keeps the
-# first few so that a file of nothing but bad rows cannot fill memory.
-MAX_PROBLEMS_KEPT = 1000
 
 Progress = Callable[[int], None]
-ProblemSink = Callable[[Problem], None]
-
-
-@dataclass
-class RunSummary:
-    """What `run_batch` did, and what the run holds now."""
-
-    run_id: int
-    status: RunStatus
-    new_run: bool = True  # False: an earlier run of the same identity was continued
-    graded: int = 0  # answers graded by this call
-    reused: int = 0  # answers copied from an earlier run (same answer, rubric and settings)
-    skipped: int = 0  # answers the run already held before this call
-    problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS_KEPT
-    problem_count: int = 0  # bad rows met by this call
-    stats: RunStats = field(default_factory=RunStats)  # the whole run, counted from the store
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +143,7 @@ def run_batch(
     on_problem: ProblemSink | None = None,
     commit_every: int = 64,
     flush_seconds: float = 2.0,
+    judge_batch: BatchJudge | None = None,
 ) -> RunSummary:
     """Grade a submissions file into `store`, resuming or skipping what is already there.
 
@@ -168,6 +159,13 @@ def run_batch(
     at all, and StoreError when another live process is writing the same run.
     On KeyboardInterrupt (or any error) the grades done so far are committed,
     the run is marked interrupted and the exception re-raised.
+
+    `judge_batch`: the judge through a batch (`--judge-batch`) instead of the
+    grader's live judge. The first call grades every answer's embedding
+    stage, stores the final grades of the answers not routed to the judge,
+    holds the routed ones and submits their batch: the summary says
+    `waiting`. Later calls collect the batch when it is done (its grades
+    stored, the run finished) and say `waiting` until then.
     """
     started = time.perf_counter()
     shown = str(submissions_path)
@@ -187,6 +185,11 @@ def run_batch(
                 f"run {existing.id} of these answers is being graded right now by process "
                 f"{existing.pid}: wait for it, or stop it first"
             )
+        if judge_batch is None and pending_count(store, existing.id):
+            raise StoreError(
+                f"run {existing.id} of these answers is waiting for its judge batch: run the "
+                "same command with --judge-batch to collect it"
+            )
         store.claim_run(existing.id)
         run_id = existing.id
     else:
@@ -202,16 +205,24 @@ def run_batch(
             submissions_hash=submissions_hash,
         )
 
-    writer = _RunWriter(store, run_id, shown, commit_every, flush_seconds, on_problem)
-    pending = _not_yet_graded(source, store, run_id, config_hash, grader.rubric, writer, progress)
+    writer = RunWriter(store, run_id, shown, commit_every, flush_seconds, on_problem)
+    new_run = existing is None
     try:
-        for item in grader.grade_many(pending, source=shown):
-            if isinstance(item, Problem):
-                writer.problem(item)
-            else:
-                writer.grade(item)
-            progress(1)
+        if judge_batch is not None:
+            record = batch_of(store, run_id)
+            if record is not None:  # the answers were read and the batch sent: collect it
+                del source
+                return _collect(store, grader, judge_batch, record, writer, new_run, started)
+        todo = _not_yet_graded(
+            source, store, run_id, config_hash, grader.rubric, writer, progress, judge_batch
+        )
+        _grade_stream(grader, todo, shown, writer, progress, judge_batch)
         writer.flush()
+        if judge_batch is not None and pending_count(store, run_id):
+            waiting = pending(store, run_id)
+            run_key = f"{config_hash}:{submissions_hash}"
+            record = judge_batch.submit(store, run_id, run_key, waiting).record
+            return _collect(store, grader, judge_batch, record, writer, new_run, started)
     except BaseException:
         # Grades already made are complete and correct: keep them, so the
         # resume has less to do. Failing to, the resume simply regrades them.
@@ -221,7 +232,63 @@ def run_batch(
             store.end_run(run_id, "interrupted")
         raise
     stats = store.end_run(run_id, "finished")
-    return writer.summary(status="finished", new_run=existing is None, stats=stats, started=started)
+    return writer.summary(status="finished", new_run=new_run, stats=stats, started=started)
+
+
+def _grade_stream(
+    grader: Grader,
+    todo: Iterable[Submission | Problem],
+    source: str,
+    writer: RunWriter,
+    progress: Progress,
+    judge_batch: BatchJudge | None,
+) -> None:
+    """Grade the answers the run still needs; with a batch judge, hold the routed ones."""
+    if judge_batch is None:
+        for item in grader.grade_many(todo, source=source):
+            if isinstance(item, Problem):
+                writer.problem(item)
+            else:
+                writer.grade(item)
+            progress(1)
+        return
+    for staged in grader.first_stage(todo, source=source):
+        if isinstance(staged, Problem):
+            writer.problem(staged)
+        else:
+            taken = judge_batch.take(*staged)
+            if isinstance(taken, PendingAnswer):
+                writer.hold(taken)
+            else:
+                writer.grade(taken)
+        progress(1)
+
+
+def _collect(
+    store: Store,
+    grader: Grader,
+    judge_batch: BatchJudge,
+    record: BatchRecord,
+    writer: RunWriter,
+    new_run: bool,
+    started: float,
+) -> RunSummary:
+    """Collect the run's batch if it is done; either way, say where the run stands."""
+    waiting = pending(store, record.run_id)
+    outcome = judge_batch.collect(store, record, grader.rubric, waiting)
+    if outcome.grades:
+        settle(store, record.run_id, record.token, outcome.grades)
+        writer.graded += len(outcome.grades)
+        stats = store.end_run(record.run_id, "finished")
+        writer.skipped = max(writer.skipped, stats.answers - len(outcome.grades))
+        summary = writer.summary(status="finished", new_run=new_run, stats=stats, started=started)
+        summary.batch = outcome.record
+        return summary
+    stats = store.end_run(record.run_id, "interrupted")  # nothing runs: run it again to go on
+    summary = writer.summary(status="waiting", new_run=new_run, stats=stats, started=started)
+    summary.waiting = len(waiting)
+    summary.batch = outcome.record
+    return summary
 
 
 def _ignore(_: int) -> None:
@@ -256,14 +323,16 @@ def _not_yet_graded(
     run_id: int,
     config_hash: str,
     rubric: Rubric,
-    writer: _RunWriter,
+    writer: RunWriter,
     progress: Progress,
+    judge_batch: BatchJudge | None = None,
 ) -> Iterator[Submission | Problem]:
     """The stream the grader sees: only answers that need grading, and bad rows.
 
-    Answers this run already holds are skipped; answers graded before under the
-    same rubric and settings are copied. Answers to unknown cards go through,
-    so the grader reports them as it always does.
+    Answers this run already holds (graded, or waiting for the judge's batch)
+    are skipped; answers graded before under the same rubric and settings are
+    copied. Answers to unknown cards go through, so the grader reports them
+    as it always does.
     """
     for item in source:
         if isinstance(item, Submission):
@@ -280,6 +349,10 @@ def _not_yet_graded(
                 writer.held(item, card_id, held[0])
                 progress(1)
                 continue
+            if judge_batch is not None and is_held(store, run_id, key):
+                writer.skipped += 1  # waiting for the batch since an interrupted first pass
+                progress(1)
+                continue
             earlier = store.reusable_grade(config_hash, key)
             if earlier is not None:
                 grade_id, grade = earlier
@@ -287,113 +360,3 @@ def _not_yet_graded(
                 progress(1)
                 continue
         yield item
-
-
-class _RunWriter:
-    """Buffers a run's results and writes them in short transactions.
-
-    Short, so that a teacher recording a review in another process never waits
-    long for the write lock; frequent, so that a killed run loses little.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        run_id: int,
-        source: str,
-        commit_every: int,
-        flush_seconds: float,
-        on_problem: ProblemSink | None,
-    ) -> None:
-        self._store = store
-        self._run_id = run_id
-        self._source = source
-        self._commit_every = max(1, commit_every)
-        self._flush_seconds = flush_seconds
-        self._on_problem = on_problem
-        self._grades: list[tuple[Grade, int | None]] = []
-        self._problems: list[Problem] = []
-        self._last_flush = time.monotonic()
-        self.graded = 0
-        self.reused = 0
-        self.skipped = 0
-        self.kept_problems: list[Problem] = []
-        self.problem_count = 0
-
-    def grade(self, grade: Grade, reused_from: int | None = None) -> None:
-        self._grades.append((grade, reused_from))
-        self._maybe_flush()
-
-    def problem(self, problem: Problem) -> None:
-        self._note_problem(problem)
-        self._maybe_flush()
-
-    def held(self, sub: Submission, card_id: str, held_row: int | None) -> None:
-        """The run already holds a grade for this answer's slot."""
-        if held_row == sub.row:
-            self.skipped += 1  # stored before an interruption
-        else:
-            self.problem(self._duplicate(sub.student_id, card_id, sub.row, held_row))
-
-    def flush(self) -> None:
-        grades, self._grades = self._grades, []
-        if grades:
-            clashes = self._store.add_grades(self._run_id, grades)
-            for (grade, reused_from), clash in zip(grades, clashes, strict=True):
-                if clash is None:
-                    if reused_from is None:
-                        self.graded += 1
-                    else:
-                        self.reused += 1
-                elif clash == grade.row:
-                    self.skipped += 1  # stored meanwhile by another writer of this run
-                else:
-                    self._note_problem(
-                        self._duplicate(grade.student_id, grade.card_id, grade.row, clash)
-                    )
-        problems, self._problems = self._problems, []
-        self._store.add_problems(self._run_id, problems)
-        self._last_flush = time.monotonic()
-
-    def summary(
-        self, *, status: RunStatus, new_run: bool, stats: RunStats, started: float
-    ) -> RunSummary:
-        return RunSummary(
-            run_id=self._run_id,
-            status=status,
-            new_run=new_run,
-            graded=self.graded,
-            reused=self.reused,
-            skipped=self.skipped,
-            problems=self.kept_problems,
-            problem_count=self.problem_count,
-            stats=stats,
-            seconds=time.perf_counter() - started,
-        )
-
-    def _maybe_flush(self) -> None:
-        if (
-            len(self._grades) >= self._commit_every
-            or time.monotonic() - self._last_flush >= self._flush_seconds
-        ):
-            self.flush()
-
-    def _note_problem(self, problem: Problem) -> None:
-        self._problems.append(problem)
-        self.problem_count += 1
-        if len(self.kept_problems) < MAX_PROBLEMS_KEPT:
-            self.kept_problems.append(problem)
-        if self._on_problem is not None:
-            self._on_problem(problem)
-
-    def _duplicate(
-        self, student_id: str, card_id: str, row: int | None, first_row: int | None
-    ) -> Problem:
-        first = f"line {first_row}" if first_row and first_row > 0 else "an earlier row"
-        return Problem(
-            self._source,
-            row,
-            f"a second answer from {student_id!r} to card {card_id!r} (the first is at "
-            f"{first}); only the first is kept: give each answer its own answer_id to keep both",
-            "student_id",
-        )

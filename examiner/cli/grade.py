@@ -13,6 +13,19 @@ import typer
 
 from ..errors import Problem
 from ._app import app, err, escape, out, reports_errors
+from .grade_judge import (
+    BatchRequestsOpt,
+    BatchResultsOpt,
+    JudgeBatchOpt,
+    PollOpt,
+    WaitOpt,
+    check_batch_options,
+    dry_run_batch,
+    dry_run_live,
+    polled,
+    report_waiting,
+    usage_line,
+)
 from .options import (
     ApiKeyOpt,
     BaseUrlOpt,
@@ -27,6 +40,7 @@ from .options import (
     ThreadsOpt,
     check_scorer,
     make_grader,
+    read_answer,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +125,11 @@ def grade(
             help="Estimate judge calls and tokens, send nothing.", rich_help_panel="LLM judge"
         ),
     ] = False,
+    judge_batch: JudgeBatchOpt = False,
+    wait: WaitOpt = False,
+    poll: PollOpt = 60.0,
+    batch_requests: BatchRequestsOpt = None,
+    batch_results: BatchResultsOpt = None,
 ) -> None:
     """Grade one answer (--card) or a whole submissions file."""
     from ..config import judge_settings
@@ -123,6 +142,11 @@ def grade(
         raise typer.BadParameter(
             "give a SUBMISSIONS file, or --card (with --answer or the answer on stdin)"
         )
+    judge_batch = check_batch_options(
+        judge_batch or batch_requests is not None or batch_results is not None,
+        file=submissions is not None and not no_db,
+        poll=poll,
+    )
     settings = judge_settings(
         mode=judge,
         model=judge_model,
@@ -145,8 +169,11 @@ def grade(
         examples=examples,
     )
     with grader:
-        if dry_run:
-            _dry_run(grader, submissions, card, answer)
+        if dry_run and judge_batch:
+            assert submissions is not None
+            dry_run_batch(grader, submissions, batch_requests)
+        elif dry_run:
+            dry_run_live(grader, submissions, card, answer)
         elif card is not None:
             _grade_one(grader, card, answer, as_json)
         elif no_db:
@@ -157,22 +184,30 @@ def grade(
             # How the work is done, not what decides a grade: kept with the run only.
             options = {"concurrency": settings.concurrency, "max_rpm": max_rpm}
             store = db or Path("examiner.db")
-            _grade_into_store(grader, rubric, submissions, store, output, as_json, options)
-
-
-def _read_answer(answer: str | None) -> str:
-    if answer is None:
-        if sys.stdin.isatty():
-            err.print("Type the answer, then Ctrl-D:")
-        answer = sys.stdin.read()
-    return answer
+            batch = (
+                grader.batch_judge(
+                    requests_file=batch_requests,
+                    results_file=batch_results,
+                    wait=poll if wait else None,
+                    on_poll=polled,
+                )
+                if judge_batch
+                else None
+            )
+            try:
+                _grade_into_store(
+                    grader, rubric, submissions, store, output, as_json, options, batch
+                )
+            finally:
+                if batch is not None:
+                    batch.close()
 
 
 def _grade_one(grader: Any, card: str, answer: str | None, as_json: bool) -> None:
     from .render import grade_panel
 
     found = grader.card(card)
-    answer = _read_answer(answer)
+    answer = read_answer(answer)
     with err.status("grading…"):
         result = grader.grade(found.id, answer)
     if as_json:
@@ -190,41 +225,6 @@ def _grade_one(grader: Any, card: str, answer: str | None, as_json: bool) -> Non
     for note in result.notes:
         if note.startswith("judge_failed"):
             err.print(f"[yellow]notice:[/] {escape(note)}")
-
-
-def _dry_run(grader: Any, submissions: Path | None, card: str | None, answer: str | None) -> None:
-    from rich.table import Table
-
-    from ..formats.submissions import iter_submissions
-    from ..models import Submission
-
-    if grader.judge_settings is None:
-        out.print(
-            "The judge is off (--judge off, or no judge model configured): nothing would be sent."
-        )
-        return
-    if card is not None:
-        found = grader.card(card)
-        items: Any = [Submission(student_id="me", card=found.id, answer=_read_answer(answer))]
-        source = "<answer>"
-    else:
-        assert submissions is not None
-        items, source = iter_submissions(submissions), str(submissions)
-    with err.status("estimating…"):
-        plan = grader.plan_judge(items, source=source)
-    table = Table(title="Judge dry run (nothing sent)", show_header=False, box=None)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_row("answers", str(plan.answers))
-    table.add_row(f"routed to the judge ({grader.judge_settings.mode})", str(plan.routed))
-    table.add_row("  already in the cache", str(plan.cached))
-    table.add_row("  calls to make", str(plan.calls))
-    table.add_row("estimated tokens in", f"{plan.tokens_in:,}")
-    table.add_row("estimated tokens out", f"{plan.tokens_out:,}")
-    out.print(table)
-    out.print("Estimates: about 4 characters a token; re-asks and retries would add to them.")
-    if plan.problem:
-        out.print(f"[yellow]note:[/] {escape(plan.problem)}")
 
 
 @dataclass
@@ -280,7 +280,7 @@ def _report_file(
     usage = grader.judge_usage
     if as_json:
         if usage is not None:
-            err.print(_usage_line(grader.judge_settings.model, usage))
+            err.print(usage_line(grader.judge_settings.model, usage))
         return
     if output is None:
         out.print(grades_table(tally.shown))
@@ -289,7 +289,7 @@ def _report_file(
     scorer = grader.scorer.name + (" + judge" if grader.judge_settings is not None else "")
     out.print(summary_table(tally.labels, tally.flags, len(tally.problems), seconds, scorer))
     if usage is not None:
-        out.print(_usage_line(grader.judge_settings.model, usage))
+        out.print(usage_line(grader.judge_settings.model, usage))
     if output is not None:
         out.print(f"wrote {tally.graded} grades to {output}")
 
@@ -320,6 +320,7 @@ def _grade_into_store(
     output: Path | None,
     as_json: bool,
     options: dict[str, Any],
+    batch: Any = None,
 ) -> None:
     """Grade a file into the store, resuming or skipping what it already holds.
 
@@ -344,7 +345,12 @@ def _grade_into_store(
             options=options,
             on_progress=lambda n: progress.advance(task, n),
             on_problem=lambda p: err.print(f"[red]skipped[/] {escape(str(p))}"),
+            judge_batch=batch,
         )
+        if summary.status == "waiting":
+            progress.stop()
+            report_waiting(summary, db, batch)
+            return
         if output is not None:
             with open_results(output) as writer:
                 for grade in latest_grades(store, summary.run_id):
@@ -354,18 +360,8 @@ def _grade_into_store(
                 sys.stdout.write(grade.model_dump_json() + "\n")
     console = err if as_json else out
     console.print(run_summary_table(summary, db, grader.scorer.name))
-    usage = grader.judge_usage
+    usage = batch.usage if batch is not None else grader.judge_usage
     if usage is not None:
-        console.print(_usage_line(grader.judge_settings.model, usage))
+        console.print(usage_line(grader.judge_settings.model, usage))
     if output is not None:
         console.print(f"wrote {summary.stats.answers} grades to {output}")
-
-
-def _usage_line(model: str | None, usage: Any) -> str:
-    """One line of judge cost: answers, calls, cache hits, failures, tokens."""
-    failed = f", {usage.failed} failed (embedding grade kept)" if usage.failed else ""
-    return (
-        f"judge {escape(model or '?')}: {usage.routed} answers sent, {usage.judged} judged "
-        f"({usage.cache_hits} from the cache){failed}; {usage.calls} calls, "
-        f"tokens {usage.tokens_in:,} in / {usage.tokens_out:,} out"
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -33,6 +34,7 @@ __all__ = [
     "check_scorer",
     "make_grader",
     "open_db",
+    "read_answer",
 ]
 
 RubricArg = Annotated[Path, typer.Argument(help="Rubric YAML file.")]
@@ -180,3 +182,14 @@ def open_db(db: Path) -> Store:
     from ..store import Store
 
     return Store.open(db, create=False)
+
+
+def read_answer(answer: str | None) -> str:
+    """The answer given, else stdin (with a prompt when it is a terminal)."""
+    from ._app import err
+
+    if answer is None:
+        if sys.stdin.isatty():
+            err.print("Type the answer, then Ctrl-D:")
+        answer = sys.stdin.read()
+    return answer

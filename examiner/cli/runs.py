@@ -18,6 +18,7 @@ def runs(db: DbOption = DEFAULT_DB) -> None:
     from rich.table import Table
 
     from ..store import RunStats
+    from ..store.pending import open_batches
 
     store = open_db(db)
     records = store.runs()
@@ -25,6 +26,7 @@ def runs(db: DbOption = DEFAULT_DB) -> None:
         out.print(f"no runs yet in {escape(str(db))}")
         return
     stats = store.all_run_stats()
+    batches = open_batches(store)
     # Token and bad-row columns only when some run has them: 80 columns is tight.
     show_tokens = any(x.tokens_in + x.tokens_out for x in stats.values())
     show_bad = any(x.problems for x in stats.values())
@@ -46,7 +48,7 @@ def runs(db: DbOption = DEFAULT_DB) -> None:
         cells = [
             str(run.id),
             _local_time(run.started_at),
-            run.shown_status,
+            "waiting" if run.id in batches and run.shown_status != "running" else run.shown_status,
             escape(
                 f"{run.rubric_title or Path(run.rubric_path).name} · "
                 f"{Path(run.submissions_path).name}"
@@ -61,6 +63,8 @@ def runs(db: DbOption = DEFAULT_DB) -> None:
             cells.append(f"{s.tokens_in + s.tokens_out:,}")
         table.add_row(*cells)
     out.print(table)
+    for run_id, batch in batches.items():
+        out.print(f"run {run_id} waits for the judge's {escape(batch.describe())}")
 
 
 def _local_time(stamp: str) -> str:

@@ -39,7 +39,7 @@ from ..errors import JudgeConfigError, JudgeInvalidReply, JudgeUnavailable
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletion
 
-__all__ = ["JudgeClient", "RateLimiter", "Reply"]
+__all__ = ["JudgeClient", "RateLimiter", "Reply", "failure_message", "parse_reply", "reply_format"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -170,7 +170,7 @@ class JudgeClient:
                     break
                 budget = min(2 * budget, cap)
                 continue
-            value, problems = _parse(content, model_type, check)
+            value, problems = parse_reply(content, model_type, check)
             if value is not None:
                 return Reply(value, content, tokens_in, tokens_out, calls)
             history += [
@@ -224,7 +224,7 @@ class JudgeClient:
             seed=self._option("seed", self.settings.seed),
             max_tokens=self._option("max_tokens", budget),
             max_completion_tokens=self._option("max_completion_tokens", budget),
-            response_format=_response_format(fmt, schema, name),
+            response_format=reply_format(fmt, schema, name),
         )
 
     def _adapt_to_refusal(self, message: str, fmt: str) -> bool:
@@ -242,31 +242,7 @@ class JudgeClient:
         return False
 
     def _failure(self, exc: Exception) -> JudgeUnavailable:
-        """What went wrong with a request, in words a teacher can act on."""
-        import openai
-
-        tries = self.settings.max_retries + 1
-        # Most specific first: a timeout is a connection error, a 401 or 404 a status error.
-        if isinstance(exc, openai.APITimeoutError):
-            return self._unavailable(
-                f"no reply within {self.settings.timeout:g} s (tried {tries} times)"
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return self._unavailable(
-                f"cannot reach the judge server at {self._where()} (tried {tries} times)"
-            )
-        if isinstance(exc, openai.AuthenticationError):
-            return self._unavailable("the server refused the API key (401): check OPENAI_API_KEY")
-        if isinstance(exc, openai.NotFoundError):
-            return self._unavailable(
-                f"model {self.model!r} not found at {self._where()} (404): "
-                "check EXAMINER_JUDGE_MODEL"
-            )
-        if isinstance(exc, openai.APIStatusError):
-            return self._unavailable(
-                f"server error {exc.status_code} after {tries} tries: {_message(exc)}"
-            )
-        return self._unavailable(f"{type(exc).__name__}: {exc}")
+        return self._unavailable(failure_message(exc, self.settings))
 
     def _sent_options(self) -> list[str]:
         names = ["max_tokens", "temperature", "seed"]
@@ -298,6 +274,26 @@ class JudgeClient:
         return JudgeUnavailable(self._redact(message))
 
 
+def failure_message(exc: Exception, settings: JudgeSettings) -> str:
+    """What went wrong with a request to the server, in words a teacher can act on."""
+    import openai
+
+    where = settings.base_url or "the OpenAI API"
+    tries = settings.max_retries + 1
+    # Most specific first: a timeout is a connection error, a 401 or 404 a status error.
+    if isinstance(exc, openai.APITimeoutError):
+        return f"no reply within {settings.timeout:g} s (tried {tries} times)"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"cannot reach the judge server at {where} (tried {tries} times)"
+    if isinstance(exc, openai.AuthenticationError):
+        return "the server refused the API key (401): check OPENAI_API_KEY"
+    if isinstance(exc, openai.NotFoundError):
+        return f"model {settings.model!r} not found at {where} (404): check EXAMINER_JUDGE_MODEL"
+    if isinstance(exc, openai.APIStatusError):
+        return f"server error {exc.status_code} after {tries} tries: {_message(exc)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _content(completion: ChatCompletion) -> tuple[str, int, int, bool]:
     """The reply's text (or the model's refusal, said as such), its tokens, whether cut."""
     usage = completion.usage
@@ -312,7 +308,7 @@ def _content(completion: ChatCompletion) -> tuple[str, int, int, bool]:
     return content, used_in, used_out, choice.finish_reason == "length"
 
 
-def _response_format(fmt: str, schema: dict[str, Any], name: str) -> Any:
+def reply_format(fmt: str, schema: dict[str, Any], name: str) -> Any:
     import openai
 
     if fmt == "json_schema":
@@ -350,9 +346,11 @@ def _json_text(content: str) -> str:
     return content[start : end + 1] if 0 <= start < end else content
 
 
-def _parse(
-    content: str, model_type: type[M], check: Callable[[M], list[str]] | None
+def parse_reply(
+    content: str, model_type: type[M], check: Callable[[M], list[str]] | None = None
 ) -> tuple[M | None, list[str]]:
+    """A reply's text validated as `model_type` (fences and prose around it ignored),
+    or None and what is wrong with it."""
     if not content.strip():
         return None, ["the reply was empty"]
     try:

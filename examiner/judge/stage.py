@@ -34,7 +34,15 @@ from .verdict import Verdict, card_problems, reply_budget, verdict_schema
 if TYPE_CHECKING:
     from ..scoring.examples import GradedExample
 
-__all__ = ["JudgeItem", "JudgePlan", "JudgeStage", "JudgeUsage", "routes"]
+__all__ = [
+    "ExamplesFor",
+    "JudgeItem",
+    "JudgePlan",
+    "JudgeStage",
+    "JudgeUsage",
+    "routes",
+    "verdict_key",
+]
 
 JudgeItem = tuple[RubricCard, Submission, Grade]
 # The teacher's graded answers to show the judge beside one answer (closest first).
@@ -42,6 +50,19 @@ ExamplesFor = Callable[[RubricCard, str], Sequence["GradedExample"]]
 
 # A verdict is about this many tokens per key point, plus the feedback (for --dry-run).
 _OUT_BASE, _OUT_PER_POINT = 120, 60
+
+
+def verdict_key(
+    model: str, card: RubricCard, answer: str, shown: Sequence[GradedExample] = ()
+) -> str:
+    """The cache key of a verdict: the examples shown are part of the prompt, so of the key."""
+    version = PROMPT_VERSION
+    if shown:
+        digest = hashlib.sha256()
+        for e in shown:
+            digest.update(f"{e.answer}\x1f{e.score:.4f}\x1e".encode())
+        version += f"+examples:{digest.hexdigest()[:16]}"
+    return cache_key(model, version, card, answer)
 
 
 def routes(grade: Grade, settings: JudgeSettings) -> bool:
@@ -217,14 +238,7 @@ class JudgeStage:
         return self._examples(card, answer) if self._examples is not None else ()
 
     def _key(self, card: RubricCard, answer: str, shown: Sequence[GradedExample]) -> str:
-        """The cache key: the examples shown are part of the prompt, so of the key."""
-        version = PROMPT_VERSION
-        if shown:
-            digest = hashlib.sha256()
-            for e in shown:
-                digest.update(f"{e.answer}\x1f{e.score:.4f}\x1e".encode())
-            version += f"+examples:{digest.hexdigest()[:16]}"
-        return cache_key(self.model, version, card, answer)
+        return verdict_key(self.model, card, answer, shown)
 
     def _workers(self) -> int:
         """Requests in flight: the setting, or fewer if the server has fewer slots."""

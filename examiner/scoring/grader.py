@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ModelLoadError, Problem, UnknownCardError
 from ..models import Grade, Rubric, RubricCard, Submission
@@ -27,6 +27,8 @@ from .calibration import Calibration
 if TYPE_CHECKING:
     from ..config import JudgeSettings
     from ..judge import JudgeItem, JudgePlan, JudgeStage, JudgeUsage
+    from ..judge.deferred import BatchJudge
+    from ..judge.stage import ExamplesFor
     from .checker import Checker
     from .examples import ExampleBank
 
@@ -160,21 +162,38 @@ class Grader:
             from ..judge import JudgeStage
 
             # The judge flags for review below the same confidence as the scorer.
-            review_below = self.scorer.calibration.review_below
-            # The teacher's graded answers closest to each answer go into the prompt.
-            embedder = getattr(self.scorer, "embedder", None)
-            examples = (
-                self._examples.for_judge(embedder)
-                if self._examples is not None and embedder is not None
-                else None
-            )
             self._judge = JudgeStage(
                 self.judge_settings,
                 notice=self._notice,
-                review_below=review_below,
-                examples=examples,
+                review_below=self.scorer.calibration.review_below,
+                examples=self._judge_examples(),
             )
         return self._judge
+
+    def _judge_examples(self) -> ExamplesFor | None:
+        """The teacher's graded answers closest to each answer, for the judge's prompt."""
+        embedder = getattr(self.scorer, "embedder", None)
+        if self._examples is None or embedder is None:
+            return None
+        return self._examples.for_judge(embedder)
+
+    def batch_judge(self, **options: Any) -> BatchJudge:
+        """The judge through a batch (`--judge-batch`), with this grader's examples and review
+        threshold; `options` go to `BatchJudge` (requests_file, results_file, wait, on_poll)."""
+        from ..errors import JudgeConfigError
+        from ..judge.deferred import BatchJudge
+
+        if self.judge_settings is None:
+            raise JudgeConfigError(
+                "--judge-batch needs the judge: set EXAMINER_JUDGE_MODEL (or --judge-model), "
+                "and not --judge off"
+            )
+        return BatchJudge(
+            self.judge_settings,
+            examples=self._judge_examples(),
+            review_below=self.scorer.calibration.review_below,
+            **options,
+        )
 
     @property
     def judge_usage(self) -> JudgeUsage | None:

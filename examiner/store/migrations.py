@@ -272,4 +272,42 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX practice_rubric ON practice (student_id, rubric, card_id, reviewed_at)",
         ),
     ),
+    Migration(
+        5,
+        "judge batches: answers waiting for the OpenAI Batch API",
+        (
+            # A run whose judge works through the Batch API ends its first
+            # invocation 'interrupted' (nothing runs; run it again to go on)
+            # with its routed answers here: the embedding grade, which stands
+            # if the judge fails, and the request sent for it.
+            """CREATE TABLE judge_batches (
+                id INTEGER PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                token TEXT NOT NULL,
+                state TEXT NOT NULL,
+                batch_id TEXT,
+                input_file_id TEXT,
+                output_file_id TEXT,
+                error_file_id TEXT,
+                requests INTEGER NOT NULL DEFAULT 0,
+                counts TEXT NOT NULL DEFAULT '{}',
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (run_id, token)
+            )""",
+            """CREATE TABLE judge_pending (
+                id INTEGER PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                custom_id TEXT NOT NULL,
+                student_id TEXT NOT NULL,
+                card_id TEXT NOT NULL,
+                answer_id TEXT NOT NULL DEFAULT '',
+                source_row INTEGER,
+                grade_json TEXT NOT NULL,
+                request_json TEXT NOT NULL,
+                UNIQUE (run_id, student_id, card_id, answer_id)
+            )""",
+            "CREATE INDEX judge_pending_request ON judge_pending (run_id, custom_id)",
+        ),
+    ),
 )
