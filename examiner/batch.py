@@ -51,6 +51,7 @@ from .store.pending import (
 if TYPE_CHECKING:
     from .config import JudgeSettings
     from .judge.deferred import BatchJudge
+    from .ray_engine import RayEngine
 
 __all__ = [
     "MAX_PROBLEMS_KEPT",
@@ -144,6 +145,7 @@ def run_batch(
     commit_every: int = 64,
     flush_seconds: float = 2.0,
     judge_batch: BatchJudge | None = None,
+    engine: RayEngine | None = None,
 ) -> RunSummary:
     """Grade a submissions file into `store`, resuming or skipping what is already there.
 
@@ -166,6 +168,9 @@ def run_batch(
     holds the routed ones and submits their batch: the summary says
     `waiting`. Later calls collect the batch when it is done (its grades
     stored, the run finished) and say `waiting` until then.
+
+    `engine`: where the embedding stage runs (`--engine ray`: a Ray cluster's
+    actors); the grades come back here in input order and are stored as ever.
     """
     started = time.perf_counter()
     shown = str(submissions_path)
@@ -216,7 +221,7 @@ def run_batch(
         todo = _not_yet_graded(
             source, store, run_id, config_hash, grader.rubric, writer, progress, judge_batch
         )
-        _grade_stream(grader, todo, shown, writer, progress, judge_batch)
+        _grade_stream(grader, todo, shown, writer, progress, judge_batch, engine)
         writer.flush()
         if judge_batch is not None and pending_count(store, run_id):
             waiting = pending(store, run_id)
@@ -242,17 +247,18 @@ def _grade_stream(
     writer: RunWriter,
     progress: Progress,
     judge_batch: BatchJudge | None,
+    engine: RayEngine | None,
 ) -> None:
     """Grade the answers the run still needs; with a batch judge, hold the routed ones."""
     if judge_batch is None:
-        for item in grader.grade_many(todo, source=source):
+        for item in grader.grade_many(todo, source=source, engine=engine):
             if isinstance(item, Problem):
                 writer.problem(item)
             else:
                 writer.grade(item)
             progress(1)
         return
-    for staged in grader.first_stage(todo, source=source):
+    for staged in (engine or grader).first_stage(todo, source=source):
         if isinstance(staged, Problem):
             writer.problem(staged)
         else:

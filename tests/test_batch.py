@@ -171,9 +171,13 @@ class Interrupting:
         self._after = after
 
     def grade_many(
-        self, items: Iterable[Submission | Problem], *, source: str = "<submissions>"
+        self,
+        items: Iterable[Submission | Problem],
+        *,
+        source: str = "<submissions>",
+        engine: Any = None,
     ) -> Iterator[Grade | Problem]:
-        for i, item in enumerate(self._grader.grade_many(items, source=source)):
+        for i, item in enumerate(self._grader.grade_many(items, source=source, engine=engine)):
             if i == self._after:
                 raise KeyboardInterrupt
             yield item

@@ -13,6 +13,7 @@ import typer
 
 from ..errors import Problem
 from ._app import app, err, escape, out, reports_errors
+from .grade_engine import AddressOpt, EngineOpt, make_engine
 from .grade_judge import (
     BatchRequestsOpt,
     BatchResultsOpt,
@@ -130,6 +131,8 @@ def grade(
     poll: PollOpt = 60.0,
     batch_requests: BatchRequestsOpt = None,
     batch_results: BatchResultsOpt = None,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
 ) -> None:
     """Grade one answer (--card) or a whole submissions file."""
     from ..config import judge_settings
@@ -168,6 +171,7 @@ def grade(
         checker=checker,
         examples=examples,
     )
+    spread = make_engine(engine, address, grader, file=submissions is not None)
     with grader:
         if dry_run and judge_batch:
             assert submissions is not None
@@ -178,11 +182,11 @@ def grade(
             _grade_one(grader, card, answer, as_json)
         elif no_db:
             assert submissions is not None
-            _grade_file(grader, submissions, output, as_json)
+            _grade_file(grader, submissions, output, as_json, spread)
         else:
             assert submissions is not None
             # How the work is done, not what decides a grade: kept with the run only.
-            options = {"concurrency": settings.concurrency, "max_rpm": max_rpm}
+            options = {"concurrency": settings.concurrency, "max_rpm": max_rpm, "engine": engine}
             store = db or Path("examiner.db")
             batch = (
                 grader.batch_judge(
@@ -196,7 +200,7 @@ def grade(
             )
             try:
                 _grade_into_store(
-                    grader, rubric, submissions, store, output, as_json, options, batch
+                    grader, rubric, submissions, store, output, as_json, options, batch, spread
                 )
             finally:
                 if batch is not None:
@@ -241,7 +245,9 @@ class _Tally:
         return sum(self.labels.values())
 
 
-def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> None:
+def _grade_file(
+    grader: Any, path: Path, output: Path | None, as_json: bool, engine: Any = None
+) -> None:
     from contextlib import nullcontext
 
     from ..formats.results import open_results
@@ -254,7 +260,7 @@ def _grade_file(grader: Any, path: Path, output: Path | None, as_json: bool) -> 
     progress = _progress(hidden=as_json)
     with writer_ctx as writer, progress:
         task = progress.add_task("grading", total=total)
-        for item in grader.grade_many(iter_submissions(path), source=str(path)):
+        for item in grader.grade_many(iter_submissions(path), source=str(path), engine=engine):
             progress.advance(task)
             if isinstance(item, Problem):
                 tally.problems.append(item)
@@ -321,6 +327,7 @@ def _grade_into_store(
     as_json: bool,
     options: dict[str, Any],
     batch: Any = None,
+    engine: Any = None,
 ) -> None:
     """Grade a file into the store, resuming or skipping what it already holds.
 
@@ -346,6 +353,7 @@ def _grade_into_store(
             on_progress=lambda n: progress.advance(task, n),
             on_problem=lambda p: err.print(f"[red]skipped[/] {escape(str(p))}"),
             judge_batch=batch,
+            engine=engine,
         )
         if summary.status == "waiting":
             progress.stop()

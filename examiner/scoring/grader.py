@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..judge import JudgeItem, JudgePlan, JudgeStage, JudgeUsage
     from ..judge.deferred import BatchJudge
     from ..judge.stage import ExamplesFor
+    from ..ray_engine import RayEngine
     from .checker import Checker
     from .examples import ExampleBank
 
@@ -177,6 +178,21 @@ class Grader:
             return None
         return self._examples.for_judge(embedder)
 
+    def worker_spec(self, *, threads: int | None = None) -> dict[str, Any]:
+        """The arguments that build this grader's embedding stage in another process: the
+        scorer it ended up with (after any fallback), so a worker grades exactly as this one."""
+        scorer = self.scorer
+        return {
+            "rubric": self.rubric,
+            "scorer": scorer.name,
+            "model": self._model,
+            "calibration": self._calibration,
+            "batch_size": self.batch_size,
+            "threads": threads if threads is not None else self._threads,
+            "checker": getattr(scorer, "checker", None) is not None,
+            "examples": self._examples,
+        }
+
     def batch_judge(self, **options: Any) -> BatchJudge:
         """The judge through a batch (`--judge-batch`), with this grader's examples and review
         threshold; `options` go to `BatchJudge` (requests_file, results_file, wait, on_poll)."""
@@ -307,16 +323,21 @@ class Grader:
                 return failed_grade(first, f"unexpected {type(exc).__name__}: {exc}")
 
     def grade_many(
-        self, submissions: Iterable[Submission | Problem], *, source: str = "<submissions>"
+        self,
+        submissions: Iterable[Submission | Problem],
+        *,
+        source: str = "<submissions>",
+        engine: RayEngine | None = None,
     ) -> Iterator[Grade | Problem]:
         """Grade a stream of answers in batches, in input order.
 
         Problems (bad rows, unknown cards) are passed through in place, so a
         caller sees every row exactly once and good rows are never held back.
         With a judge, the routed answers are judged concurrently while the
-        next batch is embedded; the order stays the input order.
+        next batch is embedded; the order stays the input order. `engine`: where
+        the embedding stage runs instead of this process (`--engine ray`).
         """
-        first = self.first_stage(submissions, source=source)
+        first = (engine or self).first_stage(submissions, source=source)
         judge = self.judge
         if judge is not None:
             yield from judge.run(first)
