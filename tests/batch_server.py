@@ -42,11 +42,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.openai_server import Reply, Slow, Smart, Status, _completion, _smart_reply
+from tests.openai_server import Loopback, Reply, Slow, Smart, Status, _completion, _smart_reply
 
 __all__ = ["Reply", "ScriptedBatchAPI", "Smart", "Status"]
 
@@ -71,7 +71,7 @@ class _Run:
     polls: int = 0
 
 
-class ScriptedBatchAPI:
+class ScriptedBatchAPI(Loopback):
     """The server. Use as a context manager, or call `close()`."""
 
     def __init__(self, *, polls_to_finish: int = 3, default: Behaviour | None = None) -> None:
@@ -87,22 +87,7 @@ class ScriptedBatchAPI:
         self._counter = 0  # request lines answered, for batch_req_<n> / req_<n>
         self._ids = {"file": 0, "batch": 0}
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="scripted-batch-api",
-            daemon=True,
-        )
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        self._serve(_handler_for(self), "scripted-batch-api")
 
     def script(self, custom_id: str, behaviour: Behaviour) -> None:
         """Answer the request line `custom_id` (in any batch) with `behaviour`."""
@@ -127,17 +112,6 @@ class ScriptedBatchAPI:
     def batch(self, batch_id: str) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._batches[batch_id])
-
-    def __enter__(self) -> ScriptedBatchAPI:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
 
     # -- called by the handler (under the lock) --------------------------------
 
@@ -351,14 +325,6 @@ def _error(message: str) -> dict[str, Any]:
     return {
         "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
     }
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up is expected here
 
 
 def _handler_for(api: ScriptedBatchAPI) -> type[BaseHTTPRequestHandler]:

@@ -32,7 +32,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "Recorded",
@@ -102,7 +102,43 @@ class Recorded:
         return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
-class ScriptedOpenAI:
+class Loopback:
+    """A real HTTP server on 127.0.0.1 (a free port), served by a daemon thread.
+
+    Use as a context manager, or call `close()`.
+    """
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], name: str) -> None:
+        self._httpd = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=name,
+            daemon=True,
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+class ScriptedOpenAI(Loopback):
     """The server. Use as a context manager, or call `close()`."""
 
     def __init__(
@@ -121,22 +157,7 @@ class ScriptedOpenAI:
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="scripted-openai",
-            daemon=True,
-        )
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        self._serve(_handler_for(self), "scripted-openai")
 
     @property
     def chat_requests(self) -> list[Recorded]:
@@ -152,17 +173,9 @@ class ScriptedOpenAI:
             self._queue.clear()
             self.requests.clear()
 
-    def __enter__(self) -> ScriptedOpenAI:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
     def close(self) -> None:
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._stop.set()  # a slow reply in progress stops waiting
+        super().close()
 
     # -- called by the handler ------------------------------------------------
 
