@@ -18,7 +18,7 @@ EngineOpt = Annotated[
     str,
     typer.Option(
         help="Where the embedding stage runs: local (this process) or ray (a pool of Ray "
-        "actors, one model load each; needs `examiner[ray]`).",
+        "actors, one model load each; needs `examiner\\[ray]`).",
         rich_help_panel=_PANEL,
     ),
 ]

@@ -42,7 +42,7 @@ ModelOpt = Annotated[
     str | None,
     typer.Option(
         help="Embedding model: the packaged all-MiniLM-L6-v2 (default, through ONNX Runtime) "
-        "or any sentence-transformers model name or path (needs `examiner[torch]`)."
+        "or any sentence-transformers model name or path (needs `examiner\\[torch]`)."
     ),
 ]
 CheckerOpt = Annotated[
