@@ -12,8 +12,7 @@ out in the ratios to the single process:
   at once (what a teacher could do by hand);
 - Ray: `run_batch` with `RayEngine` on a local Ray instance started for the
   run (`--workers` actors, one CPU and one model load each): the figure
-  includes starting Ray. Each worker's peak memory is read from
-  /proc/PID/status (VmHWM) as its blocks come back.
+  includes starting Ray. Each worker reports its peak memory with its blocks.
 
 Then the cost of a million answers on paper, from these figures and stated
 assumptions: embedding core-hours from the measured rate per core; the
@@ -69,14 +68,6 @@ def timed(commands: list[list[str]], tmp: Path) -> tuple[float, list[float], lis
     return wall, peaks, outputs
 
 
-def rss_mib(pid: int) -> float:
-    """A process's own peak resident memory (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def ray_child(subs: Path, db: Path, workers: int) -> None:
     """`--ray-child`: grade through a local Ray instance; print the workers' peaks as JSON."""
     import resource
@@ -90,8 +81,8 @@ def ray_child(subs: Path, db: Path, workers: int) -> None:
 
     peaks: dict[int, float] = {}
 
-    def on_block(pid: int, answers: int) -> None:
-        peaks[pid] = max(peaks.get(pid, 0.0), rss_mib(pid))
+    def on_block(pid: int, answers: int, mib: float) -> None:
+        peaks[pid] = max(peaks.get(pid, 0.0), mib)
 
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     grader = Grader(load_rubric(RUBRIC))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -57,8 +58,8 @@ class RayEngine:
     `address`: the cluster (`auto`: the one running here; None: start a local
     Ray instance for this process). `workers`: actors in the pool (default:
     the cluster's CPUs, one CPU each). `block`: answers per block, a multiple
-    of the grader's batch size. `on_block(worker_pid, answers)` is called as
-    each block comes back.
+    of the grader's batch size. `on_block(worker_pid, answers, worker_peak_mib)`
+    is called as each block comes back.
     """
 
     grader: Grader
@@ -66,7 +67,7 @@ class RayEngine:
     workers: int | None = None
     block: int | None = None
     window: int = WINDOW
-    on_block: Callable[[int, int], None] | None = None
+    on_block: Callable[[int, int, float], None] | None = None
 
     def __post_init__(self) -> None:
         require_ray()
@@ -98,7 +99,7 @@ class RayEngine:
             for i, text in zip(batch["i"], batch["out"], strict=True):
                 done[int(i)] = _decode_out(str(text))
             if self.on_block is not None:
-                self.on_block(int(batch["worker"][0]), len(batch["i"]))
+                self.on_block(int(batch["worker"][0]), len(batch["i"]), float(batch["peak_mib"][0]))
             # Yield what is ready, in input order, while later blocks are still graded.
             while nxt in done:
                 yield self._item(window[nxt], done.pop(nxt))
@@ -112,14 +113,23 @@ class RayEngine:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False  # examiner's own bar counts the answers
+        workers = self._workers()
         return ray.data.from_items(rows).map_batches(
             _GradeBlock,
             fn_constructor_kwargs={"spec": self._spec(), "source": source},
-            batch_size=self.block,
-            compute=ray.data.ActorPoolStrategy(size=self._workers()),
+            batch_size=self._block_for(len(rows), workers),
+            # One block at a time per actor: the first actor up does not take them all.
+            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
             num_cpus=1,
             batch_format="numpy",
         )
+
+    def _block_for(self, rows: int, workers: int) -> int:
+        """Blocks of at most `block`, small enough that a short run still reaches every
+        actor (about 4 blocks each); always whole batches, so scores stay the same."""
+        size, most = self.grader.batch_size, self.block or self.grader.batch_size
+        share = -(-rows // (4 * workers))  # ceil
+        return min(most, max(size, -(-share // size) * size))
 
     def _item(self, item: Submission | Problem, out: Grade | Problem) -> JudgeItem | Problem:
         if isinstance(out, Problem):
@@ -172,7 +182,21 @@ class _GradeBlock:
             _encode(out if isinstance(out, Problem) else out[2])
             for out in self._grader.first_stage(rows, source=self._source)
         ]
-        return {"i": list(batch["i"]), "out": outs, "worker": [self._pid] * len(rows)}
+        peak = _peak_mib()
+        return {
+            "i": list(batch["i"]),
+            "out": outs,
+            "worker": [self._pid] * len(rows),
+            "peak_mib": [peak] * len(rows),
+        }
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory so far."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 # Rows cross to the actors as JSON text: a submission, a grade, or a bad row.

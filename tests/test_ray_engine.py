@@ -70,7 +70,7 @@ def test_ray_grades_a_class_exactly_as_one_process(
     local = grade(tmp_path / "local.db", rubric, subs)
     blocks: list[int] = []
     spread = grade(
-        tmp_path / "ray.db", rubric, subs, block=256, on_block=lambda pid, n: blocks.append(n)
+        tmp_path / "ray.db", rubric, subs, block=256, on_block=lambda pid, n, mib: blocks.append(n)
     )
     assert spread.graded == local.graded == len(rows)
     assert [p.line for p in spread.problems] == [p.line for p in local.problems] == [702]
@@ -90,7 +90,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
     subs = write_csv(tmp_path / "class.csv", rows)
     killed: list[int] = []
 
-    def kill_first_worker(pid: int, answers: int) -> None:
+    def kill_first_worker(pid: int, answers: int, mib: float) -> None:
         if not killed:  # the actor that sent the first block dies while others are graded
             killed.append(pid)
             os.kill(pid, signal.SIGKILL)
@@ -114,7 +114,7 @@ def test_an_interrupted_ray_run_resumes_where_it_stopped(
     subs = write_csv(tmp_path / "class.csv", rows)
     seen: list[int] = []
 
-    def stop_after_two_blocks(pid: int, answers: int) -> None:
+    def stop_after_two_blocks(pid: int, answers: int, mib: float) -> None:
         seen.append(answers)
         if len(seen) == 2:
             raise KeyboardInterrupt
