@@ -38,7 +38,6 @@ from throughput import RUBRIC, Row, render, say, synthetic_rows, write_csv
 
 from examiner.rubric import load_rubric
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMINER = Path(sys.executable).with_name("examiner")
 SEED = 7
 
@@ -69,9 +68,9 @@ def timed(commands: list[list[str]], tmp: Path) -> tuple[float, list[float], lis
 
 
 def ray_child(subs: Path, db: Path, workers: int) -> None:
-    """`--ray-child`: grade through a local Ray instance; print the workers' peaks as JSON."""
-    import resource
+    """`--ray-child`: grade through a local Ray instance; print the workers' peaks as JSON.
 
+    The driver's own peak is this process's, measured by the parent (`timed`)."""
     import ray
 
     from examiner.batch import run_batch
@@ -94,8 +93,7 @@ def ray_child(subs: Path, db: Path, workers: int) -> None:
             subs,
             engine=RayEngine(grader, workers=workers, on_block=on_block),
         )
-    driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"graded": summary.graded, "workers": peaks, "driver": driver}))
+    print(json.dumps({"graded": summary.graded, "workers": peaks}))
 
 
 def grade_cmd(subs: Path, db: Path, *extra: str) -> list[str]:
