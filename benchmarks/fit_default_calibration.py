@@ -26,7 +26,12 @@ from datasets import FILES, by_split, load_dataset
 
 from examiner.evaluation import assess_graded, fit_calibration
 from examiner.scoring import EmbeddingScorer
-from examiner.scoring.calibration import fit_score_model, hand_set_calibration, save_calibration
+from examiner.scoring.calibration import (
+    fit_score_model,
+    hand_set_calibration,
+    load_calibration,
+    save_calibration,
+)
 from examiner.scoring.checker import load_checker
 from examiner.scoring.embedder import DEFAULT_MODEL, load_embedder
 from examiner.scoring.features import measured_features
@@ -75,6 +80,11 @@ def main(root: str, use_checker: bool = True) -> None:
             | {f"{k}_mae": v.mae for k, v in summary.items()},
         }
     )
+    if OUT.is_file():
+        # The judges' weights are fitted against this stage by fit_judge_weight.py
+        # (an hour of a local model's time): kept; refit them after a big change.
+        kept = load_calibration(OUT).judge_weights
+        fitted = fitted.model_copy(update={"judge_weights": kept})
     save_calibration(fitted, OUT)
     print(f"wrote {OUT}")
     for name, weight in zip(model.features, model.weights, strict=True):

@@ -13,8 +13,11 @@ shown in the prompt). `auto` is measured from the same run's verdicts (it
 sends a subset of the same prompts: the cache answers them), so it costs no
 calls of its own.
 
-Prints MAE and Pearson r overall, MAE per kind, the calls, tokens and seconds
-per judged answer. Verdicts are cached in `--cache` (a rerun is free).
+Each run is shown at weight 1 (the judge's verified score) and at the judge
+weight the shipped calibration fitted for this model on the calibration set
+(`fit_judge_weight.py`), when there is one. Prints MAE and Pearson r overall,
+MAE per kind, the calls, tokens and seconds per judged answer. Verdicts are
+cached in `--cache` (a rerun is free).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from examiner.config import judge_settings  # noqa: E402
 from examiner.evaluation import metrics  # noqa: E402
 from examiner.formats.labelled import GradedAnswer, iter_graded  # noqa: E402
-from examiner.judge import JudgeStage  # noqa: E402
+from examiner.judge import JudgeStage, with_weight  # noqa: E402
 from examiner.models import Grade  # noqa: E402
 from examiner.rubric import load_rubric  # noqa: E402
 from examiner.scoring.examples import ExampleBank  # noqa: E402
@@ -86,32 +89,36 @@ def main(argv: list[str] | None = None) -> int:
             for a in answers
         ]  # fmt: skip
         embedder = grader.scorer.embedder  # type: ignore[attr-defined]
+        # The weight the shipped calibration fitted for this judge model (1 if none).
+        fitted = with_weight(base, grader.scorer.calibration).weight
     firsts = [g for _, _, g in items]
     rows: list[tuple[str, dict[str, float], dict[str, float], str]] = [
         ("embedding only", report("", answers, firsts), per_kind(answers, firsts), "")
     ]
     variants = [("", None)] if args.no_examples else [("", None), (" + examples", bank)]
-    for suffix, shown in variants:
-        for mode in ("always", "auto"):
-            settings = replace(base, mode=mode)
-            examples = shown.for_judge(embedder) if shown is not None else None
-            started = time.monotonic()
-            with JudgeStage(settings, notice=print, examples=examples) as stage:
-                grades = list(stage.judge_many(items))
-                usage = stage.usage
-            seconds = time.monotonic() - started
-            cost = (
-                f"{usage.routed} sent, {usage.judged} judged, {usage.failed} failed, "
-                f"{usage.cache_hits} cached; {usage.calls} calls, tokens {usage.tokens_in:,} in / "
-                f"{usage.tokens_out:,} out; {seconds / max(usage.calls, 1):.1f} s per call"
-            )
-            baseless = sum("its verdict is not evidence" in " ".join(g.notes) for g in grades)
-            cost += f"; {baseless} verdicts not evidence (quotes not in the answer)"
-            rows.append(
-                (f"--judge {mode}{suffix}", report("", answers, grades),
-                 per_kind(answers, grades), cost)
-            )  # fmt: skip
-            print(f"done: --judge {mode}{suffix} ({seconds:.0f} s)", flush=True)
+    weights = [1.0] if fitted in (None, 1.0) else [1.0, fitted]
+    runs = [(s, e, m, w) for s, e in variants for m in ("always", "auto") for w in weights]
+    for variant, shown, mode, weight in runs:
+        settings = replace(base, mode=mode, weight=weight)
+        suffix = f"{variant} (judge weight {weight:.2f})" if len(weights) > 1 else variant
+        examples = shown.for_judge(embedder) if shown is not None else None
+        started = time.monotonic()
+        with JudgeStage(settings, notice=print, examples=examples) as stage:
+            grades = list(stage.judge_many(items))
+            usage = stage.usage
+        seconds = time.monotonic() - started
+        cost = (
+            f"{usage.routed} sent, {usage.judged} judged, {usage.failed} failed, "
+            f"{usage.cache_hits} cached; {usage.calls} calls, tokens {usage.tokens_in:,} in / "
+            f"{usage.tokens_out:,} out; {seconds / max(usage.calls, 1):.1f} s per call"
+        )
+        baseless = sum("its verdict is not evidence" in " ".join(g.notes) for g in grades)
+        cost += f"; {baseless} verdicts not evidence (quotes not in the answer)"
+        rows.append(
+            (f"--judge {mode}{suffix}", report("", answers, grades),
+             per_kind(answers, grades), cost)
+        )  # fmt: skip
+        print(f"done: --judge {mode}{suffix} ({seconds:.0f} s)", flush=True)
 
     print(f"\n{len(answers)} CNN hard answers ({args.per_kind} of each kind), judge {base.model}\n")
     print("| run | MAE | r | cost |\n|---|---|---|---|")

@@ -95,8 +95,11 @@ class RunIdentity:
         key in `settings` replaces it.
         """
         scorer = grader.scorer  # loads the model: the real scorer (after fallback) counts
+        from .judge.grading import with_weight
+
         cal = scorer.calibration
-        judge = judge_identity(grader.judge_settings)
+        judge_on = grader.judge_settings
+        judge = judge_identity(None if judge_on is None else with_weight(judge_on, cal))
         models: dict[str, Any] = {"scorer": scorer.name, "model": scorer.model}
         checker = getattr(scorer, "checker", None)
         if checker is not None:
@@ -110,7 +113,9 @@ class RunIdentity:
             calibration={
                 "model": cal.model,
                 "fitted_on": cal.fitted_on,
-                "hash": canonical_hash(cal),
+                # The judges' weights count through the judge's part, and only
+                # for the judge in use (so the hash of a run without one is kept).
+                "hash": canonical_hash(cal.model_dump(mode="json", exclude={"judge_weights"})),
             },
             models=models,
             settings={"judge": judge, **extra, **(settings or {})},
@@ -129,7 +134,14 @@ def judge_identity(settings: JudgeSettings | None) -> dict[str, Any]:
 
     if settings is None or settings.mode == "off":
         return {"mode": "off", "model": None, "prompt": PROMPT_VERSION}
-    return {"mode": settings.mode, "model": settings.model, "prompt": PROMPT_VERSION}
+    judge: dict[str, Any] = {
+        "mode": settings.mode,
+        "model": settings.model,
+        "prompt": PROMPT_VERSION,
+    }
+    if settings.weight is not None and settings.weight < 1.0:
+        judge["weight"] = settings.weight  # at 1 it is the judge's score, as before weights
+    return judge
 
 
 def run_batch(

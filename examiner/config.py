@@ -40,6 +40,7 @@ class Settings:
     # Raw text, checked by `judge_settings`, which says which variable is wrong.
     judge_concurrency: str | None = None
     judge_timeout: str | None = None
+    judge_weight: str | None = None
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
@@ -63,6 +64,7 @@ def load_settings(dotenv: Path | None = None) -> Settings:
         api_key=os.environ.get("OPENAI_API_KEY") or None,
         judge_concurrency=os.environ.get("EXAMINER_JUDGE_CONCURRENCY") or None,
         judge_timeout=os.environ.get("EXAMINER_JUDGE_TIMEOUT") or None,
+        judge_weight=os.environ.get("EXAMINER_JUDGE_WEIGHT") or None,
     )
 
 
@@ -94,6 +96,10 @@ class JudgeSettings:
     route_below: float = 0.6
     # Flag needs_review when the two stages' scores differ by more than this.
     disagreement_margin: float = 0.3
+    # How far the judge's score moves the grade from the embedding stage's
+    # (1: the judge's verified score). None: what the grader's calibration
+    # fitted for this model, else 1.
+    weight: float | None = None
     cache: bool = True
     cache_path: Path | None = None
 
@@ -154,6 +160,9 @@ def judge_settings(
         mode=mode,  # type: ignore[arg-type]
         concurrency=_env_number(env.judge_concurrency, "EXAMINER_JUDGE_CONCURRENCY", int, 8),
         timeout=_env_number(env.judge_timeout, "EXAMINER_JUDGE_TIMEOUT", float, 60.0),
+        weight=None
+        if env.judge_weight is None
+        else _env_number(env.judge_weight, "EXAMINER_JUDGE_WEIGHT", float, 1.0),
     )
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})  # type: ignore[arg-type]
     _check(settings)
@@ -191,6 +200,10 @@ def _check(s: JudgeSettings) -> None:
     if s.timeout <= 0:
         raise ConfigError(
             f"the judge timeout must be positive, not {s.timeout:g}", setting="judge_timeout"
+        )
+    if s.weight is not None and not 0 <= s.weight <= 1:
+        raise ConfigError(
+            f"the judge weight must be between 0 and 1, not {s.weight:g}", setting="judge_weight"
         )
     if s.max_retries < 0 or s.max_reasks < 0:
         raise ConfigError("retries and re-asks cannot be negative")

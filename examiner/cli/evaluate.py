@@ -11,10 +11,13 @@ import typer
 from ..errors import ExaminerError, Problem
 from ._app import app, err, escape, out, reports_errors
 from .options import (
+    ApiKeyOpt,
+    BaseUrlOpt,
     CalibrationOpt,
     CheckerOpt,
     ExamplesOpt,
     ForceOpt,
+    JudgeModelOpt,
     ModelOpt,
     RubricArg,
     ScorerOpt,
@@ -112,12 +115,25 @@ def calibrate(
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
     checker: CheckerOpt = True,
+    judge: Annotated[
+        bool,
+        typer.Option(
+            "--judge",
+            help="Also fit how far to trust the configured judge (EXAMINER_JUDGE_MODEL, or "
+            "--judge-model): it reads every graded answer, one call each.",
+        ),
+    ] = False,
+    judge_model: JudgeModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Fit the similarity → credit mapping on teacher-graded answers, with its agreement.
 
     The answer checker's signals are fitted too, unless --no-checker: grade
     with the checker on (the default) to use a calibration fitted with it.
+    With --judge, the judge's weight against the embedding stage is fitted
+    too and kept in the calibration under the judge model's name.
     """
     from rich.table import Table
 
@@ -128,6 +144,7 @@ def calibrate(
 
     if output.exists() and not force:
         raise ExaminerError(f"{output} exists: pass --force to overwrite it")
+    settings = _judge_to_fit(judge_model, base_url, api_key) if judge else None
     # Features are measured with the hand-set curve, the one the fit is applied with.
     base = hand_set_calibration(model_name(model))
     grader = _grader(rubric, model, base, "embedding", threads, checker)
@@ -136,6 +153,9 @@ def calibrate(
     _report_problems(problems)
     with err.status("fitting…"):
         fitted, cv = fit_calibration(scored, base, folds, fitted_on=str(graded), head=head)
+    if settings is not None:
+        grader = _grader(rubric, model, fitted, "embedding", threads, checker)
+        fitted = _fit_judge(grader, graded, settings, fitted)
     output.parent.mkdir(parents=True, exist_ok=True)
     save_calibration(fitted, output)
     _print_agreement(cv, title=f"Cross-validated agreement ({folds} folds grouped by card)")
@@ -155,6 +175,51 @@ def calibrate(
         f"wrote {output} (for model {fitted.model}). Use it with "
         f"`examiner grade … --calibration {output}`."
     )
+
+
+def _judge_to_fit(model: str | None, base_url: str | None, api_key: str | None) -> Any:
+    from ..config import judge_settings
+    from ..errors import JudgeConfigError
+
+    settings = judge_settings(mode="always", model=model, base_url=base_url, api_key=api_key)
+    if settings.problem:
+        raise JudgeConfigError(f"--judge needs a judge: {settings.problem}")
+    return settings
+
+
+def _fit_judge(grader: Any, graded: Path, settings: Any, fitted: Any) -> Any:
+    """The calibration with the judge's weight fitted on the graded answers, and its table."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from ..evaluation.judge_weight import fit_judge_weight, judge_graded
+    from ..formats.labelled import iter_graded
+
+    def notice(msg: str) -> None:
+        err.print(f"[yellow]notice:[/] {escape(msg)}")
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(f"judging with {settings.model}…", total=None)
+        judged = judge_graded(
+            grader,
+            iter_graded(graded),
+            settings,
+            notice=notice,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    weight = fit_judge_weight(judged, fitted_on=str(graded))
+    table = Table(title=f"The judge {settings.model} against the teacher", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("answers judged (quotes in the answer)", f"{weight.answers} of {len(judged)}")
+    cv = weight.cross_validation
+    table.add_row("MAE, embedding stage alone (held-out cards)", f"{cv['mae_embedding']:.3f}")
+    table.add_row("MAE, judge's score alone (held-out cards)", f"{cv['mae_judge']:.3f}")
+    table.add_row("MAE, weighted (held-out cards)", f"{cv['mae_blend']:.3f}")
+    table.add_row("judge weight (fitted on all)", f"{weight.weight:.2f}")
+    out.print(table)
+    weights = {**fitted.judge_weights, settings.model: weight}
+    return fitted.model_copy(update={"judge_weights": weights})
 
 
 def _head_summary(learned: Any, tried: bool, enough: bool) -> str:

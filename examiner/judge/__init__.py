@@ -6,7 +6,7 @@
 - `verify`: quote verification and examiner's own score.
 - `cache`: verdicts keyed by model, prompt version, card and answer.
 - `stage`: routing, concurrency and the cache, per run.
-- `grading`: the judged Grade, and the fallback.
+- `grading`: the judged Grade (weighted against the embedding stage's), and the fallback.
 - `drafting`: `examiner rubric build --llm`.
 
 Nothing here sends anything unless a judge is configured (a model, and a key
@@ -15,7 +15,7 @@ or a base URL).
 
 from __future__ import annotations
 
-from .grading import judge_grade
+from .grading import judge_grade, with_weight
 from .stage import JudgeItem, JudgePlan, JudgeStage, JudgeUsage, routes
 from .verdict import Verdict, verdict_schema
 
@@ -28,4 +28,5 @@ __all__ = [
     "judge_grade",
     "routes",
     "verdict_schema",
+    "with_weight",
 ]

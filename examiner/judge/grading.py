@@ -1,11 +1,15 @@
 """The judged Grade: a verified verdict turned into examiner's grade, or the fallback.
 
 `judge_grade` keeps both stages' results on the grade, bounds the score when
-the answer addresses the grader, and flags disagreement between the stages;
+the answer addresses the grader, flags disagreement between the stages and
+moves the grade from the embedding stage's by the judge's weight (a weak
+judge model, fitted on teacher-graded answers, moves it less);
 `failed_grade` lets the embedding grade stand when the judge gave nothing.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ..config import JudgeSettings
 from ..models import Flag, Grade, RubricCard, StageResult, StudentFeedback, label_for
@@ -13,11 +17,20 @@ from ..scoring.calibration import Calibration
 from .verdict import Verdict
 from .verify import Checked, check_verdict
 
-__all__ = ["DEFAULT_REVIEW_BELOW", "failed_grade", "judge_grade"]
+__all__ = ["DEFAULT_REVIEW_BELOW", "failed_grade", "judge_grade", "with_weight"]
 
 # Below this confidence a judged grade is flagged for review: the grader's
 # calibration says where (`review_below`); this is the calibrations' default.
 DEFAULT_REVIEW_BELOW: float = Calibration.model_fields["review_below"].default
+
+
+def with_weight(settings: JudgeSettings, calibration: Calibration) -> JudgeSettings:
+    """The settings with the judge's weight: as set, else as the calibration fitted it
+    for this judge model against its embedding stage, else 1 (the judge's score)."""
+    if settings.weight is not None:
+        return settings
+    fitted = calibration.judge_weights.get(settings.model or "")
+    return replace(settings, weight=1.0 if fitted is None else fitted.weight)
 
 
 def failed_grade(first: Grade, reason: str, tokens_in: int = 0, tokens_out: int = 0) -> Grade:
@@ -69,6 +82,7 @@ def judge_grade(
             score = bound
     flags += checked.flags
     gap = abs(score - first.score)
+    score = _weighted(first.score, score, settings.weight, notes)
     disagree = gap > settings.disagreement_margin
     if disagree:
         flags.append(Flag.STAGE_DISAGREEMENT)
@@ -109,6 +123,18 @@ def judge_grade(
             "judge_feedback": feedback,
         }
     )
+
+
+def _weighted(embedding: float, judge: float, weight: float | None, notes: list[str]) -> float:
+    """The judge's score moved toward the embedding stage's by the judge's weight."""
+    if weight is None or weight >= 1.0:
+        return judge
+    blended = embedding + weight * (judge - embedding)
+    notes.append(
+        f"judge_weight: judge {judge:.2f}, embedding {embedding:.2f}: "
+        f"{blended:.2f} at judge weight {weight:.2f}"
+    )
+    return blended
 
 
 def _baseless_grade(first: Grade, checked: Checked, judge_result: StageResult) -> Grade:

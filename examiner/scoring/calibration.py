@@ -19,6 +19,7 @@ from ..errors import ConfigError
 
 __all__ = [
     "Calibration",
+    "JudgeWeight",
     "ScoreModel",
     "SimilarityHead",
     "default_calibration",
@@ -226,6 +227,23 @@ def fit_head(
     )
 
 
+class JudgeWeight(BaseModel):
+    """How far one judge model's score moves the grade from the embedding stage's.
+
+    The final score is `embedding + weight × (judge − embedding)`: 1 takes the
+    judge's verified score, 0 ignores it. Fitted on teacher-graded answers.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    weight: float = Field(ge=0, le=1)
+    answers: int = Field(ge=0, description="Graded answers the judge read to fit it.")
+    fitted_on: str = ""
+    cross_validation: dict[str, float] = Field(
+        default_factory=dict, description="MAE on held-out cards: embedding, judge, blend."
+    )
+
+
 class Calibration(BaseModel):
     """Similarity → coverage as a monotone piecewise-linear curve, plus thresholds."""
 
@@ -278,6 +296,9 @@ class Calibration(BaseModel):
     fitted_on: str = ""
     cross_validation: dict[str, float] = Field(
         default_factory=dict, description="Agreement on held-out questions when it was fitted."
+    )
+    judge_weights: dict[str, JudgeWeight] = Field(
+        default_factory=dict, description="Judge model name → its weight against this stage."
     )
 
     @field_validator("coverage_knots")

@@ -160,11 +160,11 @@ class Grader:
     def judge(self) -> JudgeStage | None:
         """The judge stage, created on first use; None without a judge."""
         if self._judge is None and self.judge_settings is not None:
-            from ..judge import JudgeStage
+            from ..judge import JudgeStage, with_weight
 
             # The judge flags for review below the same confidence as the scorer.
             self._judge = JudgeStage(
-                self.judge_settings,
+                with_weight(self.judge_settings, self.scorer.calibration),
                 notice=self._notice,
                 review_below=self.scorer.calibration.review_below,
                 examples=self._judge_examples(),
@@ -197,6 +197,7 @@ class Grader:
         """The judge through a batch (`--judge-batch`), with this grader's examples and review
         threshold; `options` go to `BatchJudge` (requests_file, results_file, wait, on_poll)."""
         from ..errors import JudgeConfigError
+        from ..judge import with_weight
         from ..judge.deferred import BatchJudge
 
         if self.judge_settings is None:
@@ -205,7 +206,7 @@ class Grader:
                 "and not --judge off"
             )
         return BatchJudge(
-            self.judge_settings,
+            with_weight(self.judge_settings, self.scorer.calibration),
             examples=self._judge_examples(),
             review_below=self.scorer.calibration.review_below,
             **options,

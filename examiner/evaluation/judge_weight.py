@@ -1,0 +1,117 @@
+"""How far to trust a judge model: its weight against the embedding stage, fitted on
+teacher-graded answers.
+
+A judged grade is `embedding + weight × (judge − embedding)`. A strong model
+earns a weight near 1; a weak one (a 1.5B model on 2 CPU cores) can be worse
+than the embedding stage on its own, and then the fitted weight keeps it from
+hurting. The weight is the one that minimises the mean absolute error against
+the teacher on the graded answers the judge read; its figures are measured on
+cards held out of the fit (each card in turn), never on the answers it was
+fitted to. The judge is asked without the teacher's graded examples: they are
+the very answers it is graded on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..config import JudgeSettings
+from ..errors import ExaminerError, Problem
+from ..formats.labelled import GradedAnswer
+from ..models import Grade
+from ..scoring.calibration import JudgeWeight
+from ..scoring.grader import Grader
+
+__all__ = ["GRID", "MIN_JUDGED", "JudgedAnswer", "fit_judge_weight", "judge_graded"]
+
+# Weights tried: a twentieth apart is finer than the error of a fit on ~100 answers.
+GRID: np.ndarray = np.linspace(0.0, 1.0, 21)
+# Fewer judged answers than this say nothing about a model's weight.
+MIN_JUDGED = 20
+
+
+@dataclass(frozen=True)
+class JudgedAnswer:
+    """One graded answer: the teacher's score, the embedding stage's, the judge's."""
+
+    card: str
+    human: float
+    embedding: float
+    # None: the judge gave nothing that counts (failed, or quotes not in the
+    # answer); the embedding grade stands whatever the weight.
+    judge: float | None
+
+
+def judge_graded(
+    grader: Grader,
+    graded: Iterable[GradedAnswer | Problem],
+    settings: JudgeSettings,
+    *,
+    notice: Callable[[str], None] = lambda _: None,
+    progress: Callable[[int], None] = lambda _: None,
+) -> list[JudgedAnswer]:
+    """Every graded answer through `grader`'s embedding stage, then the judge (`always`, at
+    weight 1, no examples). Rows that are problems (in the file, or an unknown card) are
+    skipped: the caller reports the file's."""
+    from ..judge import JudgeStage
+
+    if grader.judge_settings is not None:
+        raise ValueError("judge_graded needs a grader without a judge: it judges itself")
+    answers = [a for a in graded if isinstance(a, GradedAnswer)]
+    firsts = grader.grade_many([a.submission for a in answers])
+    kept = [(a, g) for a, g in zip(answers, firsts, strict=True) if isinstance(g, Grade)]
+    items = [(grader.card(a.submission.card), a.submission, g) for a, g in kept]
+    judged: list[JudgedAnswer] = []
+    at_one = replace(settings, mode="always", weight=1.0)
+    with JudgeStage(at_one, notice=notice) as stage:
+        for (answer, first), final in zip(kept, stage.judge_many(items), strict=True):
+            judge = final.score if final.scorer == "judge" else None
+            judged.append(JudgedAnswer(first.card_id, answer.human, first.score, judge))
+            progress(len(judged))
+    return judged
+
+
+def _blend(answers: Sequence[JudgedAnswer], weight: float) -> np.ndarray:
+    return np.array(
+        [
+            a.embedding if a.judge is None else a.embedding + weight * (a.judge - a.embedding)
+            for a in answers
+        ]
+    )
+
+
+def _best(answers: Sequence[JudgedAnswer]) -> float:
+    """The grid weight with the lowest MAE (the smaller weight on a tie: trust is earned)."""
+    human = np.array([a.human for a in answers])
+    errors = [float(np.mean(np.abs(_blend(answers, float(w)) - human))) for w in GRID]
+    return float(GRID[int(np.argmin(np.round(errors, 6)))])
+
+
+def fit_judge_weight(answers: Sequence[JudgedAnswer], fitted_on: str = "") -> JudgeWeight:
+    """The weight that minimises MAE, with the MAE of each stage on held-out cards."""
+    judged = [a for a in answers if a.judge is not None]
+    cards = sorted({a.card for a in answers})
+    if len(judged) < MIN_JUDGED or len(cards) < 2:
+        raise ExaminerError(
+            f"fitting a judge weight needs at least {MIN_JUDGED} answers the judge judged, "
+            f"on 2 cards or more; it judged {len(judged)} on "
+            f"{len({a.card for a in judged})} card(s): grade more answers, or check the judge"
+        )
+    held_out: dict[str, list[float]] = {"embedding": [], "judge": [], "blend": []}
+    for card in cards:
+        train = [a for a in answers if a.card != card]
+        test = [a for a in answers if a.card == card]
+        weight = _best(train) if any(a.judge is not None for a in train) else 1.0
+        human = np.array([a.human for a in test])
+        for name, w in (("embedding", 0.0), ("judge", 1.0), ("blend", weight)):
+            held_out[name] += list(np.abs(_blend(test, w) - human))
+    figures = {f"mae_{name}": round(float(np.mean(e)), 4) for name, e in held_out.items()}
+    return JudgeWeight(
+        weight=_best(answers),
+        answers=len(judged),
+        fitted_on=fitted_on,
+        cross_validation=figures,
+    )
