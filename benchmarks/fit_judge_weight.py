@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     with Grader(rubric, calibration=calibration) as grader:
         judged = judge_graded(
             grader, answers, settings, notice=print,
-            progress=lambda n: print(f"{n}/{len(answers)} judged", flush=True),
+            progress=lambda done, total: print(f"{done}/{total} judged", flush=True),
         )  # fmt: skip
     fitted_on = f"cnn-lesson3/graded_answers.jsonl ({len(answers)} answers, no examples shown)"
     weight = fit_judge_weight(judged, fitted_on=fitted_on)

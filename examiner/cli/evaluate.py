@@ -205,7 +205,7 @@ def _fit_judge(grader: Any, graded: Path, settings: Any, fitted: Any) -> Any:
             iter_graded(graded),
             settings,
             notice=notice,
-            progress=lambda n: bar.update(task, completed=n),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     weight = fit_judge_weight(judged, fitted_on=str(graded))
     table = Table(title=f"The judge {settings.model} against the teacher", show_header=False)

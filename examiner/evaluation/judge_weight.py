@@ -51,11 +51,11 @@ def judge_graded(
     settings: JudgeSettings,
     *,
     notice: Callable[[str], None] = lambda _: None,
-    progress: Callable[[int], None] = lambda _: None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> list[JudgedAnswer]:
-    """Every graded answer through `grader`'s embedding stage, then the judge (`always`, at
-    weight 1, no examples). Rows that are problems (in the file, or an unknown card) are
-    skipped: the caller reports the file's."""
+    """Every graded answer through `grader`'s embedding stage, then the judge (`always`,
+    at weight 1, no examples); `progress(done, total)` after each. Rows that are problems
+    (in the file, or an unknown card) are skipped: the caller reports the file's."""
     from ..judge import JudgeStage
 
     if grader.judge_settings is not None:
@@ -70,7 +70,7 @@ def judge_graded(
         for (answer, first), final in zip(kept, stage.judge_many(items), strict=True):
             judge = final.score if final.scorer == "judge" else None
             judged.append(JudgedAnswer(first.card_id, answer.human, first.score, judge))
-            progress(len(judged))
+            progress(len(judged), len(items))
     return judged
 
 
