@@ -154,8 +154,7 @@ def calibrate(
     with err.status("fitting…"):
         fitted, cv = fit_calibration(scored, base, folds, fitted_on=str(graded), head=head)
     if settings is not None:
-        grader = _grader(rubric, model, fitted, "embedding", threads, checker)
-        fitted = _fit_judge(grader, graded, settings, fitted)
+        fitted = _fit_judge(grader.rubric, scored, base, folds, head, settings, fitted)
     output.parent.mkdir(parents=True, exist_ok=True)
     save_calibration(fitted, output)
     _print_agreement(cv, title=f"Cross-validated agreement ({folds} folds grouped by card)")
@@ -187,27 +186,31 @@ def _judge_to_fit(model: str | None, base_url: str | None, api_key: str | None) 
     return settings
 
 
-def _fit_judge(grader: Any, graded: Path, settings: Any, fitted: Any) -> Any:
+def _fit_judge(
+    rubric: Any, scored: Any, base: Any, folds: int, head: bool, settings: Any, fitted: Any
+) -> Any:
     """The calibration with the judge's weight fitted on the graded answers, and its table."""
     from rich.progress import Progress
     from rich.table import Table
 
+    from ..evaluation import cross_validate, rescore
     from ..evaluation.judge_weight import fit_judge_weight, judge_graded
-    from ..formats.labelled import iter_graded
 
     def notice(msg: str) -> None:
         err.print(f"[yellow]notice:[/] {escape(msg)}")
 
+    held_out = cross_validate(scored, base, folds, head=head)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task(f"judging with {settings.model}…", total=None)
         judged = judge_graded(
-            grader,
-            iter_graded(graded),
+            rubric,
+            rescore(scored, fitted),
+            held_out,
             settings,
             notice=notice,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    weight = fit_judge_weight(judged, fitted_on=str(graded))
+    weight = fit_judge_weight(judged, fitted_on=fitted.fitted_on)
     table = Table(title=f"The judge {settings.model} against the teacher", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")

@@ -7,23 +7,23 @@ than the embedding stage on its own, and then the fitted weight keeps it from
 hurting. The weight is the one that minimises the mean absolute error against
 the teacher on the graded answers the judge read; its figures are measured on
 cards held out of the fit (each card in turn), never on the answers it was
-fitted to. The judge is asked without the teacher's graded examples: they are
-the very answers it is graded on.
+fitted to, and the embedding scores it is weighed against come from
+calibrations that did not see the answer's card. The judge is asked without
+the teacher's graded examples: they are the very answers it is graded on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..config import JudgeSettings
-from ..errors import ExaminerError, Problem
-from ..formats.labelled import GradedAnswer
-from ..models import Grade
+from ..errors import ExaminerError
+from ..models import Rubric
 from ..scoring.calibration import JudgeWeight
-from ..scoring.grader import Grader
+from .agreement import Scored
 
 __all__ = ["GRID", "MIN_JUDGED", "JudgedAnswer", "fit_judge_weight", "judge_graded"]
 
@@ -46,30 +46,34 @@ class JudgedAnswer:
 
 
 def judge_graded(
-    grader: Grader,
-    graded: Iterable[GradedAnswer | Problem],
+    rubric: Rubric,
+    first: Sequence[Scored],
+    held_out: Sequence[Scored],
     settings: JudgeSettings,
     *,
     notice: Callable[[str], None] = lambda _: None,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> list[JudgedAnswer]:
-    """Every graded answer through `grader`'s embedding stage, then the judge (`always`,
-    at weight 1, no examples); `progress(done, total)` after each. Rows that are problems
-    (in the file, or an unknown card) are skipped: the caller reports the file's."""
+    """The judge (`always`, at weight 1, no examples) on graded answers.
+
+    `first`: the answers as grading with the calibration gives them (the
+    judge is shown that reading); `held_out`: the same answers scored by
+    calibrations that did not see their card (`cross_validate`), whose scores
+    are the embedding stage's in the fit: on the answers it was fitted to, the
+    embedding stage looks better than it is on new ones, and the judge's
+    weight would come out too low. `progress(done, total)` after each answer.
+    """
     from ..judge import JudgeStage
 
-    if grader.judge_settings is not None:
-        raise ValueError("judge_graded needs a grader without a judge: it judges itself")
-    answers = [a for a in graded if isinstance(a, GradedAnswer)]
-    firsts = grader.grade_many([a.submission for a in answers])
-    kept = [(a, g) for a, g in zip(answers, firsts, strict=True) if isinstance(g, Grade)]
-    items = [(grader.card(a.submission.card), a.submission, g) for a, g in kept]
+    items = [(rubric.card(s.grade.card_id), s.answer.submission, s.grade) for s in first]
     judged: list[JudgedAnswer] = []
     at_one = replace(settings, mode="always", weight=1.0)
     with JudgeStage(at_one, notice=notice) as stage:
-        for (answer, first), final in zip(kept, stage.judge_many(items), strict=True):
+        for held, final in zip(held_out, stage.judge_many(items), strict=True):
             judge = final.score if final.scorer == "judge" else None
-            judged.append(JudgedAnswer(first.card_id, answer.human, first.score, judge))
+            judged.append(
+                JudgedAnswer(held.grade.card_id, held.answer.human, held.grade.score, judge)
+            )
             progress(len(judged), len(items))
     return judged
 
