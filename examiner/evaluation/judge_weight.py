@@ -21,6 +21,7 @@ import numpy as np
 
 from ..config import JudgeSettings
 from ..errors import ExaminerError
+from ..judge.grading import blend
 from ..models import Rubric
 from ..scoring.calibration import JudgeWeight
 from .agreement import Scored
@@ -79,11 +80,9 @@ def judge_graded(
 
 
 def _blend(answers: Sequence[JudgedAnswer], weight: float) -> np.ndarray:
+    """The scores grading gives these answers at `weight`."""
     return np.array(
-        [
-            a.embedding if a.judge is None else a.embedding + weight * (a.judge - a.embedding)
-            for a in answers
-        ]
+        [a.embedding if a.judge is None else blend(a.embedding, a.judge, weight) for a in answers]
     )
 
 

@@ -17,7 +17,7 @@ from ..scoring.calibration import Calibration
 from .verdict import Verdict
 from .verify import Checked, check_verdict
 
-__all__ = ["DEFAULT_REVIEW_BELOW", "failed_grade", "judge_grade", "with_weight"]
+__all__ = ["DEFAULT_REVIEW_BELOW", "blend", "failed_grade", "judge_grade", "with_weight"]
 
 # Below this confidence a judged grade is flagged for review: the grader's
 # calibration says where (`review_below`); this is the calibrations' default.
@@ -125,11 +125,17 @@ def judge_grade(
     )
 
 
+def blend(embedding: float, judge: float, weight: float) -> float:
+    """The grade's score: the judge's moved toward the embedding stage's by the judge's
+    weight (1: the judge's score, 0: the embedding stage's). Fitting the weight uses it too."""
+    return embedding + weight * (judge - embedding)
+
+
 def _weighted(embedding: float, judge: float, weight: float | None, notes: list[str]) -> float:
-    """The judge's score moved toward the embedding stage's by the judge's weight."""
+    """The judge's score at the judge's weight, with a note when that moved it."""
     if weight is None or weight >= 1.0:
         return judge
-    blended = embedding + weight * (judge - embedding)
+    blended = blend(embedding, judge, weight)
     notes.append(
         f"judge_weight: judge {judge:.2f}, embedding {embedding:.2f}: "
         f"{blended:.2f} at judge weight {weight:.2f}"
