@@ -17,8 +17,8 @@ The weight that minimises MAE over them is written into the shipped
 calibration (`examiner/data/calibration-….json`, `judge_weights`, under the
 model's name), with its MAE on held-out cards. `--limit` takes the first N
 graded answers and `--hard-limit` the first M routed hard answers, the cards
-in turn (the local 1.5B model needs
-about 40 s an answer on 2 cores). Verdicts are cached in `--cache`.
+in turn (the local 1.5B model needs about 40 s an answer on 2 cores).
+Verdicts are cached in `--cache`.
 """
 
 from __future__ import annotations

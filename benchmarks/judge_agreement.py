@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         ("embedding only", report("", answers, firsts), per_kind(answers, firsts), "")
     ]
     variants = [("", None)] if args.no_examples else [("", None), (" + examples", bank)]
-    weights = [1.0] if fitted in (None, 1.0) else [1.0, fitted]
+    weights = [1.0] if fitted == 1.0 else [1.0, fitted]
     runs = [(s, e, m, w) for s, e in variants for m in ("always", "auto") for w in weights]
     for variant, shown, mode, weight in runs:
         settings = replace(base, mode=mode, weight=weight)

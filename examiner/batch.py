@@ -94,9 +94,9 @@ class RunIdentity:
         so every caller resumes the same run for the same judge; a `"judge"`
         key in `settings` replaces it.
         """
-        scorer = grader.scorer  # loads the model: the real scorer (after fallback) counts
         from .judge.grading import with_weight
 
+        scorer = grader.scorer  # loads the model: the real scorer (after fallback) counts
         cal = scorer.calibration
         judge_on = grader.judge_settings
         judge = judge_identity(None if judge_on is None else with_weight(judge_on, cal))

@@ -137,7 +137,7 @@ def calibrate(
     """
     from rich.table import Table
 
-    from ..evaluation import assess_graded, fit_calibration, head_tried
+    from ..evaluation import assess_graded, cross_validate, fit_calibration, head_tried
     from ..formats.labelled import iter_graded
     from ..scoring.calibration import hand_set_calibration, save_calibration
     from ..scoring.embedder import model_name
@@ -152,9 +152,12 @@ def calibrate(
         scored, problems = assess_graded(grader, iter_graded(graded), str(graded))
     _report_problems(problems)
     with err.status("fitting…"):
-        fitted, cv = fit_calibration(scored, base, folds, fitted_on=str(graded), head=head)
+        held_out = cross_validate(scored, base, folds, head=head)
+        fitted, cv = fit_calibration(
+            scored, base, folds, fitted_on=str(graded), head=head, held_out=held_out
+        )
     if settings is not None:
-        fitted = _fit_judge(grader.rubric, scored, base, folds, head, settings, fitted)
+        fitted = _fit_judge(grader.rubric, scored, held_out, settings, fitted)
     output.parent.mkdir(parents=True, exist_ok=True)
     save_calibration(fitted, output)
     _print_agreement(cv, title=f"Cross-validated agreement ({folds} folds grouped by card)")
@@ -186,20 +189,20 @@ def _judge_to_fit(model: str | None, base_url: str | None, api_key: str | None) 
     return settings
 
 
-def _fit_judge(
-    rubric: Any, scored: Any, base: Any, folds: int, head: bool, settings: Any, fitted: Any
-) -> Any:
-    """The calibration with the judge's weight fitted on the graded answers, and its table."""
+def _fit_judge(rubric: Any, scored: Any, held_out: Any, settings: Any, fitted: Any) -> Any:
+    """The calibration with the judge's weight fitted on the graded answers, and its table.
+
+    `held_out`: the answers scored by calibrations that did not see their card.
+    """
     from rich.progress import Progress
     from rich.table import Table
 
-    from ..evaluation import cross_validate, rescore
+    from ..evaluation import rescore
     from ..evaluation.judge_weight import fit_judge_weight, judge_graded
 
     def notice(msg: str) -> None:
         err.print(f"[yellow]notice:[/] {escape(msg)}")
 
-    held_out = cross_validate(scored, base, folds, head=head)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task(f"judging with {settings.model}…", total=None)
         judged = judge_graded(

@@ -188,9 +188,16 @@ def fit_calibration(
     folds: int = 5,
     fitted_on: str = "",
     head: bool = True,
+    held_out: Sequence[Scored] | None = None,
 ) -> tuple[Calibration, Agreement]:
-    """A calibration fitted on all the answers, and its cross-validated agreement."""
-    cv = agreement(cross_validate(scored, base, folds, head=head))
+    """A calibration fitted on all the answers, and its cross-validated agreement.
+
+    `held_out`: `cross_validate(scored, base, folds, head=head)` when the
+    caller has it already (it is the costly part), else it is computed here.
+    """
+    if held_out is None:
+        held_out = cross_validate(scored, base, folds, head=head)
+    cv = agreement(held_out)
     rows = [s for s in scored if s.features is not None]
     names = measured_features(s.features or {} for s in rows)
     model = fit_model(
