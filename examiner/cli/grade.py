@@ -36,16 +36,21 @@ from .options import (
     JudgeModelOpt,
     JudgeOpt,
     ModelOpt,
+    ReviewExamplesOpt,
     RubricArg,
     ScorerOpt,
     ThreadsOpt,
     check_scorer,
     make_grader,
+    open_db,
     read_answer,
 )
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from ..models import Rubric
+    from ..scoring.examples import GradedExample
 
 
 @app.command()
@@ -81,6 +86,7 @@ def grade(
     threads: ThreadsOpt = None,
     checker: CheckerOpt = True,
     examples: ExamplesOpt = None,
+    examples_from_reviews: ReviewExamplesOpt = False,
     calibration: CalibrationOpt = None,
     judge: JudgeOpt = None,
     judge_model: JudgeModelOpt = None,
@@ -161,8 +167,9 @@ def grade(
         max_retries=judge_retries,
         cache=cache,
     )
+    deck = load_rubric(rubric)
     grader = make_grader(
-        load_rubric(rubric),
+        deck,
         scorer=scorer,
         model=model,
         calibration=calibration,
@@ -170,6 +177,7 @@ def grade(
         threads=threads,
         checker=checker,
         examples=examples,
+        reviewed=_reviewed(deck, rubric, db) if examples_from_reviews else (),
     )
     spread = make_engine(engine, address, grader, file=submissions is not None)
     with grader:
@@ -205,6 +213,17 @@ def grade(
             finally:
                 if batch is not None:
                     batch.close()
+
+
+def _reviewed(deck: Rubric, path: Path, db: Path | None) -> list[GradedExample]:
+    """The reviews of earlier runs on this rubric in the database, as graded examples."""
+    from ..store import DEFAULT_DB, reviewed_examples
+
+    with open_db(db or DEFAULT_DB) as store:
+        found = reviewed_examples(store, deck, path)
+        where = store.path
+    err.print(f"{len(found)} reviewed answer(s) in {where} as graded examples")
+    return found
 
 
 def _grade_one(grader: Any, card: str, answer: str | None, as_json: bool) -> None:

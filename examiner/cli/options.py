@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..config import JudgeSettings
     from ..models import Rubric
     from ..scoring.calibration import Calibration
+    from ..scoring.examples import GradedExample
     from ..scoring.grader import Grader
     from ..store import Store
 
@@ -27,6 +28,7 @@ __all__ = [
     "JudgeModelOpt",
     "JudgeOpt",
     "ModelOpt",
+    "ReviewExamplesOpt",
     "RubricArg",
     "RunOption",
     "ScorerOpt",
@@ -59,6 +61,14 @@ ExamplesOpt = Annotated[
         "--examples",
         help="Teacher-graded answers (CSV/JSONL, as for evaluate): a new answer close to "
         "graded ones is pulled toward their grade.",
+    ),
+]
+ReviewExamplesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--examples-from-reviews",
+        help="Also use the teachers' reviews in the database (overrides, and grades they "
+        "accepted, of earlier runs on this rubric) as graded examples.",
     ),
 ]
 ThreadsOpt = Annotated[
@@ -128,6 +138,7 @@ def make_grader(
     threads: int | None = None,
     checker: bool = True,
     examples: Path | None = None,
+    reviewed: Sequence[GradedExample] = (),
 ) -> Grader:
     """The Grader the scorer options describe; notices go to stderr unless `notice` is given."""
     from ..scoring.calibration import load_calibration
@@ -149,6 +160,10 @@ def make_grader(
         bank, problems = ExampleBank.from_graded(iter_graded(examples), rubric, str(examples))
         for problem in problems[:20]:
             err.print(f"[red]skipped example[/] {escape(str(problem))}")
+    if reviewed:
+        from ..scoring.examples import ExampleBank
+
+        bank = (bank or ExampleBank(())).with_examples(reviewed)
 
     return Grader(
         rubric,

@@ -76,6 +76,11 @@ class ExampleBank:
             examples.append(GradedExample(card.id, sub.answer, item.human))
         return cls(examples), problems
 
+    def with_examples(self, more: Iterable[GradedExample]) -> ExampleBank:
+        """This bank and more examples, with the same settings."""
+        mine = [e for examples in self.examples.values() for e in examples]
+        return ExampleBank([*mine, *more], threshold=self.threshold, k=self.k)
+
     @property
     def fingerprint(self) -> str:
         """Changes when any example, its grade or the settings change (a run's identity)."""

@@ -29,6 +29,7 @@ from .reviews import (
     find_answer,
     is_review_flag,
     override_grade,
+    reviewed_examples,
 )
 
 __all__ = [
@@ -55,5 +56,6 @@ __all__ = [
     "latest_grades",
     "latest_records",
     "override_grade",
+    "reviewed_examples",
     "rubric_hash",
 ]

@@ -1,4 +1,5 @@
-"""Teachers' reviews: which grades need one, recording an override, and the teacher winning.
+"""Teachers' reviews: which grades need one, recording an override, the teacher winning,
+and what the reviews teach the next run (`reviewed_examples`).
 
 A review is stored against the answer, not the grade row (see `Store`), so
 `apply_review` is how every export, report and table shows a grade: as the
@@ -11,6 +12,8 @@ import getpass
 import math
 import os
 import sqlite3
+from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
@@ -18,6 +21,8 @@ from ..models import Flag, Grade, label_for
 from .records import Review, ReviewAction, StoredGrade, now_iso
 
 if TYPE_CHECKING:
+    from ..models import Rubric
+    from ..scoring.examples import GradedExample
     from .database import Store
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "is_review_flag",
     "override_grade",
     "parse_score",
+    "reviewed_examples",
 ]
 
 # Flags that put a grade on the teacher's review list. Any flag whose name
@@ -206,3 +212,43 @@ def parse_score(text: str) -> float:
     if math.isnan(score) or not 0 <= score <= 1:
         raise ValueError(f"{text!r} is outside 0..1: write 0.6, 3/5 or 60%")
     return score
+
+
+# The latest review of each answer, with the answer's text and the rubric its grade was made on.
+_REVIEWED = """
+    SELECT r.card_id, s.answer, COALESCE(r.score, r.previous_score) AS score,
+           u.rubric_hash, u.rubric_path
+    FROM reviews r
+    JOIN submissions s ON s.id = r.submission_id
+    JOIN grades g ON g.id = r.grade_id
+    JOIN runs u ON u.id = g.run_id
+    WHERE r.id IN (SELECT MAX(id) FROM reviews GROUP BY submission_id)
+    ORDER BY r.id
+"""
+
+
+def reviewed_examples(
+    store: Store, rubric: Rubric, rubric_path: str | PathLike[str] | None = None
+) -> list[GradedExample]:
+    """The teachers' reviews of earlier grades on this rubric, as graded examples.
+
+    An override is the teacher's grade; an accept confirms the grade it was
+    given on. Only each answer's latest review counts, and only reviews of
+    grades made on this rubric (the same content, or the same file, edited
+    since, for the cards it still has), so a card of another deck that shares
+    an id teaches nothing here.
+    """
+    from ..scoring.examples import GradedExample
+    from .identity import rubric_hash
+
+    ours = rubric_hash(rubric)
+    path = None if rubric_path is None else Path(rubric_path).resolve()
+    cards = {card.id for card in rubric.cards}
+    found: list[GradedExample] = []
+    for row in store.fetch(_REVIEWED):
+        same = row["rubric_hash"] == ours or (
+            path is not None and Path(row["rubric_path"]).resolve() == path
+        )
+        if same and row["card_id"] in cards and row["score"] is not None:
+            found.append(GradedExample(row["card_id"], row["answer"], float(row["score"])))
+    return found
