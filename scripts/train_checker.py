@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("datasets", type=Path, help="the shared data sets (../shared/datasets)")
     parser.add_argument("--out", type=Path, default=PACKAGED_CHECKER)
-    parser.add_argument("--layers", type=int, default=3, help="transformer layers kept (1-6)")
+    parser.add_argument("--layers", type=int, default=6, help="transformer layers kept (1-6)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=6e-5)
@@ -380,7 +380,25 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     size = (args.out / "model.onnx").stat().st_size / 2**20
     print(f"wrote {args.out} (model.onnx {size:.1f} MiB, {minutes:.0f} min)", file=sys.stderr)
+    if args.out.resolve() != PACKAGED_CHECKER.resolve():
+        compare_with_packaged(manifest)
     return 0
+
+
+def compare_with_packaged(made: dict[str, Any]) -> None:
+    """How a checker made elsewhere compares with the shipped one (a reproduction check)."""
+    path = PACKAGED_CHECKER / "manifest.json"
+    if not path.is_file():
+        return
+    shipped = json.loads(path.read_text(encoding="utf-8"))
+    same = made["files"]["model.onnx"] == shipped["files"]["model.onnx"]
+    print(f"against the packaged checker: model.onnx {'identical' if same else 'differs'}",
+          file=sys.stderr)  # fmt: skip
+    for name, r in made["validation_pearson"].items():
+        before = shipped.get("validation_pearson", {}).get(name)
+        if before is not None:
+            print(f"  validation {name}: r {r:.4f} against {before:.4f} ({r - before:+.4f})",
+                  file=sys.stderr)  # fmt: skip
 
 
 if __name__ == "__main__":
