@@ -1,6 +1,8 @@
 """Agreement with teachers on answers nothing was fitted on: per data set, and per kind of answer.
 
     python benchmarks/agreement.py ../shared/datasets [--no-checker]
+    python benchmarks/agreement.py ../shared/datasets --checker DIR --calibration F \
+        --against shipped.json      # another checker and calibration against a saved run
 
 Each shared set is split by `datasets.split_of` (fixed by a hash of the names):
 the answer checker trains on 6 questions in 10 (less one answer in 5), the
@@ -19,6 +21,11 @@ examples, by kind; `new_questions.jsonl` with a rubric drafted from its
 reference answers. `graded_answers.jsonl` itself is what the shipped
 calibration was fitted on: its figure is a fit, not agreement, and is printed
 as such.
+
+`--json F` saves the table; `--against F` prints each figure's change from a
+saved table and the largest change of r (how a checker remade by
+`scripts/train_checker.py --out DIR`, with a calibration refitted on it by
+`fit_default_calibration.py --checker DIR --out F`, reproduces the shipped one).
 """
 
 from __future__ import annotations
@@ -41,7 +48,12 @@ from examiner.formats.labelled import GradedAnswer, iter_graded
 from examiner.models import Flag
 from examiner.rubric import build_rubric, load_rubric
 from examiner.scoring import EmbeddingScorer
-from examiner.scoring.calibration import Calibration, default_calibration, hand_set_calibration
+from examiner.scoring.calibration import (
+    Calibration,
+    default_calibration,
+    hand_set_calibration,
+    load_calibration,
+)
 from examiner.scoring.checker import load_checker
 from examiner.scoring.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from examiner.scoring.examples import ExampleBank, GradedExample
@@ -80,11 +92,19 @@ def of(scored: Sequence[Scored], scale: float = 1.0) -> dict[str, float]:
 
 
 class Bench:
-    def __init__(self, embedder: Embedder, use_checker: bool) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        use_checker: bool,
+        checker: Path | None = None,
+        calibration: Path | None = None,
+    ) -> None:
         self.embedder = embedder
-        self.checker = load_checker() if use_checker else None
+        self.checker = load_checker(folder=checker) if use_checker else None
         self.base = hand_set_calibration(DEFAULT_MODEL)
-        self.shipped = default_calibration(DEFAULT_MODEL)
+        self.shipped = (
+            load_calibration(calibration) if calibration else default_calibration(DEFAULT_MODEL)
+        )
 
     def assess(self, rubric: object, answers: list[GradedAnswer], source: str) -> list[Scored]:
         scorer = EmbeddingScorer(self.embedder, self.base, self.checker)
@@ -230,9 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-checker", action="store_true", help="grade without the answer checker"
     )
+    parser.add_argument("--checker", type=Path, help="this checker folder, not the packaged one")
+    parser.add_argument("--calibration", type=Path, help="this calibration, not the shipped one")
+    parser.add_argument("--json", type=Path, help="save the table to this file")
+    parser.add_argument("--against", type=Path, help="a table saved by --json, to compare with")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    bench = Bench(load_embedder(), use_checker=not args.no_checker)
+    bench = Bench(load_embedder(), not args.no_checker, args.checker, args.calibration)
     table = []
     for name in SETS:
         t = time.perf_counter()
@@ -265,8 +289,37 @@ def main(argv: list[str] | None = None) -> int:
     print("accuracy thresholds both sides at half credit (the two-way label for SemEval).")
     for title, scored in kinds.items():
         print_kinds(title, scored)
+    saved = [
+        {"set": name, "answers": split, "method": method, "n": n, **f}
+        for name, split, method, n, f in table
+    ]
+    if args.json:
+        args.json.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
+    if args.against:
+        compare(json.loads(args.against.read_text(encoding="utf-8")), saved)
     print(f"\ntime: {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def compare(before: list[dict[str, object]], now: list[dict[str, object]]) -> None:
+    """Each figure's change from a saved table, and the largest change of r."""
+    key = ("set", "answers", "method")
+    old = {tuple(row[k] for k in key): row for row in before}
+    changes: list[float] = []
+    print("\nagainst the saved table: r and MAE, before → now")
+    for row in now:
+        was = old.get(tuple(row[k] for k in key))
+        if was is None or row["method"] == "cosine + line":  # no checker nor calibration there
+            continue
+        dr = float(row["r"]) - float(was["r"])  # type: ignore[arg-type]
+        changes.append(abs(dr))
+        print(
+            f"  {row['set']:19} {row['answers']:18} {row['method']:23} "
+            f"r {was['r']:.3f} → {row['r']:.3f} ({dr:+.3f})  "
+            f"MAE {was['MAE']:.3f} → {row['MAE']:.3f}"
+        )
+    if changes:
+        print(f"largest change of r: {max(changes):.3f} over {len(changes)} figures")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Fit the calibration shipped for the default model, from the shared graded data sets.
 
     python benchmarks/fit_default_calibration.py ../shared/datasets [--no-checker]
+        [--checker DIR] [--out F]      # another checker's calibration, written elsewhere
 
 Writes examiner/data/calibration-all-MiniLM-L6-v2.json. It is fitted on the
 `calibration` split of each shared set (2 questions in 10, which the answer
@@ -15,6 +16,7 @@ hand-set curve, the one the fitted model is applied with.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -43,9 +45,9 @@ OUT = (
 )
 
 
-def main(root: str, use_checker: bool = True) -> None:
+def main(root: str, use_checker: bool = True, folder: Path | None = None, out: Path = OUT) -> None:
     embedder = load_embedder()
-    checker = load_checker() if use_checker else None
+    checker = load_checker(folder=folder) if use_checker else None
     base = hand_set_calibration(DEFAULT_MODEL)
     rows: list[dict[str, float]] = []
     targets: list[float] = []
@@ -85,14 +87,18 @@ def main(root: str, use_checker: bool = True) -> None:
         # (an hour of a local model's time): kept; refit them after a big change.
         kept = load_calibration(OUT).judge_weights
         fitted = fitted.model_copy(update={"judge_weights": kept})
-    save_calibration(fitted, OUT)
-    print(f"wrote {OUT}")
+    save_calibration(fitted, out)
+    print(f"wrote {out}")
     for name, weight in zip(model.features, model.weights, strict=True):
         print(f"  {name:16} {weight:+.3f}")
     print(f"  {'(bias)':16} {model.bias:+.3f}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--no-checker"]):
-        sys.exit(__doc__)
-    main(sys.argv[1], use_checker=sys.argv[2:] != ["--no-checker"])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("datasets", help="the shared data sets (../shared/datasets)")
+    parser.add_argument("--no-checker", action="store_true", help="fit without the checker")
+    parser.add_argument("--checker", type=Path, help="this checker folder, not the packaged one")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write (default {OUT})")
+    args = parser.parse_args()
+    main(args.datasets, not args.no_checker, args.checker, args.out)
